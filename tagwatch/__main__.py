@@ -1,0 +1,5 @@
+"""`python -m tagwatch` runs the CLI."""
+
+from tagwatch.cli.main import main
+
+main()

@@ -1,0 +1,105 @@
+"""The exceptions tagwatch raises; every one of them is a `TagwatchError`.
+
+    TagwatchError
+    ├── UsageError                 bad input from the user: exit 2
+    │   ├── InvalidReference       an image reference that does not parse
+    │   └── ConfigError            a configuration file or setting that is wrong
+    ├── RegistryError              talking to a registry failed: exit 1
+    │   ├── RegistryUnavailable    connection refused, timed out, TLS failed, 5xx after retries
+    │   ├── AuthenticationFailed   401 after the credentials we have (or token endpoint failed)
+    │   ├── AccessDenied           403 / DENIED
+    │   ├── RateLimited            429 after retries; .retry_after
+    │   ├── DigestMismatch         a body that does not hash to the digest it was served under
+    │   └── ProtocolError          an answer that breaks the distribution spec
+    ├── StoreError                 the database failed or is not migrated
+    ├── ClusterError               talking to Kubernetes failed
+    │   ├── ClusterUnreachable
+    │   └── ClusterAccessDenied
+    └── NotifyError                delivering an alert failed (it stays in the outbox)
+
+The CLI turns a `UsageError` into exit 2 and any other `TagwatchError` into exit 1,
+printing `str(exc)` as one line. Messages say what went wrong and what to do.
+"""
+
+from __future__ import annotations
+
+
+class TagwatchError(Exception):
+    """Base of every error tagwatch raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(TagwatchError):
+    """The user gave us something we cannot use; exit code 2."""
+
+    exit_code = 2
+
+
+class InvalidReference(UsageError, ValueError):
+    """Raised when an image reference does not follow the distribution grammar."""
+
+    def __init__(self, raw: str, problem: str) -> None:
+        self.raw = raw
+        self.problem = problem
+        super().__init__(f"invalid image reference {raw!r}: {problem}")
+
+
+class ConfigError(UsageError):
+    """Raised when the configuration (file, environment or flag) is invalid."""
+
+
+class RegistryError(TagwatchError):
+    """Raised when a registry request fails; `.registry` names the host."""
+
+    def __init__(self, registry: str, message: str) -> None:
+        self.registry = registry
+        super().__init__(f"{registry}: {message}")
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry could not be reached, or kept failing (5xx) after retries."""
+
+
+class AuthenticationFailed(RegistryError):
+    """The registry (or its token service) refused our credentials, or we had none."""
+
+
+class AccessDenied(RegistryError):
+    """The registry answered 403 / DENIED for this repository."""
+
+
+class RateLimited(RegistryError):
+    """The registry answered 429 after retries; `.retry_after` (seconds or None) says when to try again."""
+
+    def __init__(self, registry: str, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(registry, message)
+
+
+class DigestMismatch(RegistryError):
+    """A manifest body did not hash to the digest the registry served it under."""
+
+
+class ProtocolError(RegistryError):
+    """The registry's answer breaks the distribution spec (bad JSON, bad digest header...)."""
+
+
+class StoreError(TagwatchError):
+    """The database could not be reached, or is not at the expected schema."""
+
+
+class ClusterError(TagwatchError):
+    """Reading from Kubernetes failed."""
+
+
+class ClusterUnreachable(ClusterError):
+    """The Kubernetes API server could not be reached."""
+
+
+class ClusterAccessDenied(ClusterError):
+    """The Kubernetes API server refused us (401/403): check RBAC in deploy/rbac.yaml."""
+
+
+class NotifyError(TagwatchError):
+    """Delivering an alert failed; it stays in the outbox and is retried."""
