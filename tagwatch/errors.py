@@ -70,7 +70,7 @@ class AccessDenied(RegistryError):
 
 
 class RateLimited(RegistryError):
-    """The registry answered 429 after retries; `.retry_after` (seconds or None) says when to try again."""
+    """The registry answered 429 after retries; `.retry_after` (seconds) says when to retry."""
 
     def __init__(self, registry: str, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after

@@ -17,7 +17,8 @@ def test_digest_of_bytes_is_sha256_of_exactly_those_bytes() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["sha256:ABC", "sha256:" + "A" * 64, "sha256" + "a" * 64, ":" + "a" * 64, "sha256:" + "a" * 63]
+    "raw",
+    ["sha256:ABC", "sha256:" + "A" * 64, "sha256" + "a" * 64, ":" + "a" * 64, "sha256:" + "a" * 63],
 )
 def test_malformed_digests_are_refused(raw: str) -> None:
     with pytest.raises(ValueError):

@@ -73,10 +73,15 @@ def test_move_window_runs_from_old_last_seen_to_detection() -> None:
 
 def test_index_move_names_the_platforms_that_changed() -> None:
     before = {"linux/amd64": A, "linux/arm64": B}
-    after = BuildInfo("application/vnd.oci.image.index.v1+json", {"linux/amd64": A, "linux/arm64": C,
-                                                                    "linux/s390x": C})
-    move = classify(_history(A), Observation(REF, B, T0 + timedelta(hours=9), build=after),
-                    platforms_before=before)
+    after = BuildInfo(
+        "application/vnd.oci.image.index.v1+json",
+        {"linux/amd64": A, "linux/arm64": C, "linux/s390x": C},
+    )
+    move = classify(
+        _history(A),
+        Observation(REF, B, T0 + timedelta(hours=9), build=after),
+        platforms_before=before,
+    )
     assert move.platforms.changed == ("linux/arm64",)
     assert move.platforms.added == ("linux/s390x",)
     assert move.platforms.removed == ()
@@ -92,11 +97,17 @@ def test_audit_trail_agrees_with_classify_for_every_step() -> None:
     for i, digest in enumerate(digests):
         move = classify(history, _seen(digest, hours=i))
         if move.is_move:
-            history = TagHistory(REF, (*history.sightings, Sighting(digest, move.detected_at,
-                                                                    move.detected_at)))
+            history = TagHistory(
+                REF, (*history.sightings, Sighting(digest, move.detected_at, move.detected_at))
+            )
     trail = [m.change for m in moves_of(history)]
-    assert trail == [Change.FIRST_SEEN, Change.MOVED, Change.REPOINTED, Change.DELETED,
-                     Change.RESTORED]
+    assert trail == [
+        Change.FIRST_SEEN,
+        Change.MOVED,
+        Change.REPOINTED,
+        Change.DELETED,
+        Change.RESTORED,
+    ]
 
 
 def test_what_the_tag_pointed_to_at_a_time() -> None:

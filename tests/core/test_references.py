@@ -14,7 +14,9 @@ from tagwatch.core.references import ImageRef
 from tagwatch.errors import InvalidReference, UsageError
 
 VECTORS = json.loads(
-    (Path(__file__).parents[2].parent / "shared" / "testdata" / "reference-vectors.json").read_text()
+    (
+        Path(__file__).parents[2].parent / "shared" / "testdata" / "reference-vectors.json"
+    ).read_text()
 )
 SHA = "sha256:" + "ab" * 32
 
@@ -40,7 +42,11 @@ def test_normalisation_matches_distribution(case: dict[str, str]) -> None:
 
 
 def test_vectors_file_has_the_documented_counts() -> None:
-    assert (len(VECTORS["valid"]), len(VECTORS["invalid"]), len(VECTORS["normalise"])) == (35, 27, 48)
+    assert (len(VECTORS["valid"]), len(VECTORS["invalid"]), len(VECTORS["normalise"])) == (
+        35,
+        27,
+        48,
+    )
 
 
 def test_bare_name_is_docker_hub_library_latest() -> None:
@@ -112,7 +118,9 @@ def test_bad_reference_error_names_the_bad_part(raw: str, part: str) -> None:
 # No dots: a dotted first part would be read as a registry host, as Docker reads it.
 _component = st.from_regex(r"[a-z0-9]{1,8}([_-][a-z0-9]{1,8}){0,2}", fullmatch=True)
 _tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,20}", fullmatch=True)
-_host = st.sampled_from(["", "ghcr.io/", "localhost:5000/", "127.0.0.1:8080/", "registry.example.com/"])
+_host = st.sampled_from(
+    ["", "ghcr.io/", "localhost:5000/", "127.0.0.1:8080/", "registry.example.com/"]
+)
 
 
 @given(host=_host, parts=st.lists(_component, min_size=1, max_size=3), tag=_tag)
