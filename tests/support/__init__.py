@@ -1,0 +1,1 @@
+"""Test support: the real test registry harness and its token server."""
