@@ -1,0 +1,716 @@
+"""Digest skew: join what pods run with tag histories into findings, predictions and verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from tagwatch.core.digests import Digest
+from tagwatch.core.moves import BuildInfo, Change, TagHistory, TagMove, moves_of
+from tagwatch.core.references import ImageRef
+from tagwatch.core.workloads import (
+    ContainerRun,
+    ImageKind,
+    NodeRecord,
+    PodRecord,
+    PullPolicy,
+    RolloutStatus,
+    Workload,
+    WorkloadKey,
+    node_tag_index,
+    parse_image,
+    rollout_status,
+)
+
+__all__ = [
+    "RECENT",
+    "ContainerVerdict",
+    "PodFinding",
+    "PodState",
+    "SkewReport",
+    "Verdict",
+    "WorkloadFinding",
+    "find_skew",
+    "judge_rollout",
+    "tag_refs",
+]
+
+#: A move this recent counts as "re-pushed recently" in the checklist.
+RECENT = timedelta(hours=24)
+
+
+class PodState(StrEnum):
+    """How one pod's container relates to its tag's history."""
+
+    CURRENT = "current"  # runs what the tag (or the pinned digest) points to now
+    STALE = "stale"  # runs bytes the tag has since moved away from
+    AHEAD = "ahead"  # runs bytes we have not recorded yet, started after our last sighting
+    UNKNOWN = "unknown"  # waiting, a local image ID, or bytes the history does not explain
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
+
+
+def _short(digest: Digest | None) -> str:
+    return digest.short if digest else "nothing"
+
+
+def _move_json(move: TagMove, builds: Mapping[Digest, BuildInfo]) -> dict[str, Any]:
+    def revision(d: Digest | None) -> str | None:
+        build = builds.get(d) if d else None
+        return build.revision if build else None
+
+    return {
+        "change": move.change.value,
+        "from": str(move.from_digest) if move.from_digest else None,
+        "to": str(move.to_digest) if move.to_digest else None,
+        "window_start": _iso(move.window_start),
+        "detected_at": _iso(move.detected_at),
+        "from_revision": revision(move.from_digest),
+        "to_revision": revision(move.to_digest),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class PodFinding:
+    """One pod's container: what it runs, when it started, and how that relates to the tag."""
+
+    name: str
+    node: str | None
+    digest: str | None  # RunningImage.key of the canonical digest, None when unknown
+    started_at: datetime | None
+    state: PodState
+    explanation: str
+    group: str = ""
+    ready: bool = False
+    move: TagMove | None = None
+
+    def to_json(self, builds: Mapping[Digest, BuildInfo]) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "node": self.node,
+            "digest": self.digest,
+            "started_at": _iso(self.started_at),
+            "state": self.state.value,
+            "explanation": self.explanation,
+            "template": self.group or None,
+            "ready": self.ready,
+            "move": _move_json(self.move, builds) if self.move else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadFinding:
+    """One container of one workload: its replicas' digests, skew, risk, moves and the fix."""
+
+    key: WorkloadKey
+    container: str
+    image: str
+    skewed: bool
+    at_risk: bool
+    digests: Mapping[str, tuple[str, ...]]
+    pods: tuple[PodFinding, ...]
+    tag_digest_now: Digest | None
+    moves: tuple[TagMove, ...]
+    rollout: RolloutStatus
+    reasons: tuple[str, ...] = ()
+    risk: str | None = None
+    nodes: Mapping[str, str | None] = field(default_factory=dict)
+    last_move_at: datetime | None = None
+    repushed_recently: bool = False
+    remediation: tuple[str, ...] = ()
+    init: bool = False
+
+    def to_json(self, builds: Mapping[Digest, BuildInfo]) -> dict[str, Any]:
+        return {
+            "kind": self.key.kind,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+            "container": self.container,
+            "image": self.image,
+            "skewed": self.skewed,
+            "at_risk": self.at_risk,
+            "digests": {d: list(pods) for d, pods in self.digests.items()},
+            "pods": [p.to_json(builds) for p in self.pods],
+            "tag_digest_now": str(self.tag_digest_now) if self.tag_digest_now else None,
+            "moves": [_move_json(m, builds) for m in self.moves],
+            "reasons": list(self.reasons),
+            "risk": self.risk,
+            "rollout": {"complete": self.rollout.complete, "reason": self.rollout.reason},
+            "nodes": dict(self.nodes),
+            "last_move_at": _iso(self.last_move_at),
+            "repushed_recently": self.repushed_recently,
+            "remediation": list(self.remediation),
+            "init_container": self.init,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SkewReport:
+    """Every finding of one scan; `skewed` decides the exit code."""
+
+    findings: tuple[WorkloadFinding, ...]
+    builds: Mapping[Digest, BuildInfo] = field(default_factory=dict)
+    generated_at: datetime | None = None
+
+    @property
+    def skewed(self) -> bool:
+        return any(f.skewed for f in self.findings)
+
+    @property
+    def at_risk(self) -> bool:
+        return any(f.at_risk for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workloads": [f.to_json(self.builds) for f in self.findings],
+            "skewed": sum(1 for f in self.findings if f.skewed),
+            "at_risk": sum(1 for f in self.findings if f.at_risk),
+            "generated_at": _iso(self.generated_at),
+        }
+
+
+def tag_refs(workloads: Iterable[Workload]) -> list[ImageRef]:
+    """The tags (not pinned digests) that the workloads' containers name, each once."""
+    seen: dict[ImageRef, None] = {}
+    cache: dict[str, ImageRef | None] = {}
+    for workload in workloads:
+        for pod in workload.pods:
+            for c in pod.containers:
+                if c.image not in cache:
+                    cache[c.image] = parse_image(c.image)
+                ref = cache[c.image]
+                if ref is not None and ref.digest is None:
+                    seen[ref] = None
+    return list(seen)
+
+
+class _Context:
+    """The shared inputs of one scan, with caches that make 20k pods cheap."""
+
+    def __init__(
+        self,
+        histories: Mapping[ImageRef, TagHistory],
+        index_of: Mapping[Digest, Digest],
+        builds: Mapping[Digest, BuildInfo],
+        nodes: Sequence[NodeRecord],
+        now: datetime,
+    ) -> None:
+        self.histories = histories
+        self.index_of = index_of
+        self.builds = builds
+        self.nodes = [n for n in nodes if n.ready]
+        self.node_index = {n.name: node_tag_index(n) for n in self.nodes}
+        self.now = now
+        self._refs: dict[str, ImageRef | None] = {}
+        self._moves: dict[ImageRef, list[TagMove]] = {}
+        self._canon_history: dict[ImageRef, list[Digest | None]] = {}
+
+    def ref(self, image: str) -> ImageRef | None:
+        if image not in self._refs:
+            self._refs[image] = parse_image(image)
+        return self._refs[image]
+
+    def canon(self, digest: Digest) -> Digest:
+        return self.index_of.get(digest, digest)
+
+    def history(self, ref: ImageRef) -> TagHistory | None:
+        history = self.histories.get(ref.untagged())
+        return history if history is not None and history.sightings else None
+
+    def moves(self, history: TagHistory) -> list[TagMove]:
+        if history.ref not in self._moves:
+            self._moves[history.ref] = moves_of(history)
+        return self._moves[history.ref]
+
+    def canon_history(self, history: TagHistory) -> list[Digest | None]:
+        if history.ref not in self._canon_history:
+            self._canon_history[history.ref] = [
+                self.canon(s.digest) if s.digest else None for s in history.sightings
+            ]
+        return self._canon_history[history.ref]
+
+    def now_digest(self, history: TagHistory | None) -> Digest | None:
+        if history is None or history.current is None or history.current.digest is None:
+            return None
+        return history.current.digest
+
+    def revisions(self, move: TagMove) -> str:
+        def rev(d: Digest | None) -> str | None:
+            build = self.builds.get(d) if d else None
+            return build.revision if build else None
+
+        old, new = rev(move.from_digest), rev(move.to_digest)
+        if old or new:
+            return f", revision {(old or '?')[:12]} -> {(new or '?')[:12]}"
+        return ""
+
+
+def _classify_pod(ctx: _Context, pod: PodRecord, run: ContainerRun, group: str) -> PodFinding:
+    """One pod's container against its tag's history."""
+    state, why, key, move = _judge(ctx, run)
+    return PodFinding(
+        name=pod.name,
+        node=pod.node,
+        digest=key,
+        started_at=run.started_at,
+        state=state,
+        explanation=why,
+        group=group,
+        ready=pod.ready and run.ready,
+        move=move,
+    )
+
+
+_Judgement = tuple[PodState, str, str | None, TagMove | None]
+
+
+def _judge(ctx: _Context, run: ContainerRun) -> _Judgement:
+    running = run.running
+    if running is None:
+        why = f"container is {run.state} and reports no imageID yet"
+        return PodState.UNKNOWN, why, None, None
+    if running.kind is ImageKind.CONFIG:
+        why = (
+            f"the runtime reports a local image ID ({running.digest.short}), not a registry "
+            "digest: it cannot be matched with the tag's history"
+        )
+        return PodState.UNKNOWN, why, running.key, None
+    canon = ctx.canon(running.digest)
+    key = str(canon)
+    ref = ctx.ref(run.image)
+    if ref is None:
+        why = f"image {run.image!r} does not parse as a reference"
+        return PodState.UNKNOWN, why, key, None
+    if ref.digest is not None:
+        if canon == ctx.canon(ref.digest):
+            why = "runs the pinned digest"
+            return PodState.CURRENT, why, key, None
+        why = f"runs {canon.short} but the spec pins {ref.digest.short}"
+        return PodState.UNKNOWN, why, key, None
+    history = ctx.history(ref)
+    if history is None:
+        why = f"no recorded history for {ref.familiar}: run `tagwatch check {ref.familiar}`"
+        return PodState.UNKNOWN, why, key, None
+    now_digest = ctx.now_digest(history)
+    canon_now = ctx.canon(now_digest) if now_digest else None
+    started = run.started_at
+    if canon == canon_now:
+        why = f"runs what {ref.familiar} points to now"
+        current = history.current
+        if started and current and started < current.first_seen and len(history.sightings) > 1:
+            why += f" (it moved here by {_iso(current.first_seen)}, after this container started)"
+        return PodState.CURRENT, why, key, None
+    canon_list = ctx.canon_history(history)
+    if canon in canon_list:
+        last = max(i for i, d in enumerate(canon_list) if d == canon)
+        moves = ctx.moves(history)
+        move = moves[last + 1] if last + 1 < len(moves) else None
+        if move is None:  # the tag is current on it after all (a deleted tag): be honest
+            why = f"runs {canon.short}, the last digest {ref.familiar} had"
+            return PodState.UNKNOWN, why, key, None
+        why = (
+            f"runs {canon.short}, which {ref.familiar} pointed to until "
+            f"{_iso(move.window_start)}; the tag moved to {_short(move.to_digest)} "
+            f"(detected {_iso(move.detected_at)}{ctx.revisions(move)})"
+        )
+        if started is not None:
+            if move.window_start is not None and started <= move.window_start:
+                why += f"; this container started before the move, at {_iso(started)}"
+            elif started >= move.detected_at:
+                why += (
+                    f"; it started after the move, at {_iso(started)}: its node had the old "
+                    f"bytes cached (imagePullPolicy {run.pull_policy.value})"
+                )
+            else:
+                why += f"; it started during the move window, at {_iso(started)}"
+        return PodState.STALE, why, key, move
+    current = history.current
+    if started is not None and current is not None and started > current.last_seen:
+        why = (
+            f"runs {canon.short}, never recorded for {ref.familiar}; it started at "
+            f"{_iso(started)}, after the last check ({_iso(current.last_seen)}): "
+            "the tag has probably moved since"
+        )
+        return PodState.AHEAD, why, key, None
+    why = (
+        f"runs {canon.short}, never recorded for {ref.familiar}: pushed and moved between "
+        "checks, or loaded onto the node by hand"
+    )
+    return PodState.UNKNOWN, why, key, None
+
+
+def _containers(workload: Workload) -> list[tuple[str, bool]]:
+    """Container names in spec order (init containers first), across every pod of the workload."""
+    names: dict[str, bool] = {}
+    if workload.controller is not None:
+        for spec in workload.controller.containers:
+            names.setdefault(spec.name, spec.init)
+    for pod in workload.pods:
+        for c in pod.containers:
+            names.setdefault(c.name, c.init)
+    return list(names.items())
+
+
+def _restart_command(key: WorkloadKey) -> str:
+    if key.kind in ("Deployment", "StatefulSet", "DaemonSet"):
+        return f"kubectl rollout restart {key.kind.lower()}/{key.name} -n {key.namespace}"
+    if key.kind == "Pod":
+        return f"re-create pod {key.name} -n {key.namespace} (kubectl delete pod, then apply it)"
+    return f"kubectl delete pods of {key.kind.lower()}/{key.name} -n {key.namespace}"
+
+
+def _predict(
+    ctx: _Context,
+    ref: ImageRef,
+    policy: PullPolicy,
+    canon_now: Digest | None,
+) -> dict[str, Digest | None]:
+    """Which digest a new pod would run on each node (None: cannot tell, or would not start)."""
+    out: dict[str, Digest | None] = {}
+    tag = str(ref.untagged())
+    for node in ctx.nodes:
+        if policy is PullPolicy.ALWAYS:
+            out[node.name] = canon_now
+            continue
+        cached = ctx.node_index[node.name].get(tag)
+        if cached:
+            digests = {ctx.canon(d) for d in cached}
+            out[node.name] = next(iter(digests)) if len(digests) == 1 else None
+        elif policy is PullPolicy.NEVER or node.capped:
+            out[node.name] = None
+        else:
+            out[node.name] = canon_now  # not cached (the list is complete): it pulls the tag
+    return out
+
+
+def _finding(
+    ctx: _Context,
+    workload: Workload,
+    rollout: RolloutStatus,
+    container: str,
+    init: bool,
+) -> WorkloadFinding | None:
+    pods: list[PodFinding] = []
+    by_group: dict[str, set[str]] = {}
+    digests: dict[str, list[str]] = {}
+    runs: list[ContainerRun] = []
+    for pod in workload.pods:
+        run = next((c for c in pod.containers if c.name == container), None)
+        if run is None:
+            continue
+        runs.append(run)
+        group = workload.groups.get(pod.name, "")
+        finding = _classify_pod(ctx, pod, run, group)
+        pods.append(finding)
+        if finding.digest is not None:
+            digests.setdefault(finding.digest, []).append(pod.name)
+            by_group.setdefault(group, set()).add(finding.digest)
+    if not runs:
+        return None
+    image = _template_image(workload, container) or runs[-1].image
+    ref = ctx.ref(image)
+    policy = _template_policy(workload, container) or runs[-1].pull_policy
+    history = ctx.history(ref) if ref is not None and ref.digest is None else None
+    now_digest = ctx.now_digest(history)
+    canon_now = ctx.canon(now_digest) if now_digest else None
+
+    reasons: list[str] = []
+    skewed = False
+    for group, keys in sorted(by_group.items()):
+        manifests = {k for k in keys if not k.startswith("image-id:")}
+        local_ids = keys - manifests
+        if len(manifests) > 1 or len(local_ids) > 1:
+            skewed = True
+            where = f"ReplicaSet {group}" if workload.key.kind == "Deployment" else "one template"
+            if not group:
+                where = "one template"
+            reasons.append(
+                f"pods of {where} run {len(manifests) + len(local_ids)} different digests "
+                "under the same tag: silent skew"
+            )
+    if len(by_group) > 1 and len(digests) > 1 and not skewed:
+        state = "complete" if rollout.complete else "in progress or stuck"
+        reasons.append(
+            f"{len(by_group)} template revisions run different digests on purpose: "
+            f"a rollout ({state}: {rollout.reason})"
+        )
+
+    moves: list[TagMove] = []
+    last_move_at: datetime | None = None
+    if history is not None:
+        real = [m for m in ctx.moves(history) if m.change is not Change.FIRST_SEEN]
+        if real:
+            last_move_at = real[-1].detected_at
+        starts = [p.started_at for p in pods if p.started_at is not None]
+        since = min(starts) if starts else None
+        moves = [m for m in real if since is None or m.detected_at >= since]
+        if not moves and real:
+            moves = real[-1:]
+    repushed = last_move_at is not None and ctx.now - last_move_at <= RECENT
+
+    risk: str | None = None
+    at_risk = False
+    nodes_json: dict[str, str | None] = {}
+    running_now = {k for k in digests if not k.startswith("image-id:")}
+    if ref is not None and ref.digest is None and canon_now is not None and ctx.nodes:
+        predicted = _predict(ctx, ref, policy, canon_now)
+        nodes_json = {n: str(d) if d else None for n, d in predicted.items()}
+        changing = sorted(
+            n for n, d in predicted.items() if d is not None and str(d) not in running_now
+        )
+        unknown = sorted(n for n, d in predicted.items() if d is None)
+        if running_now and changing and not skewed:
+            at_risk = True
+            new = {predicted[n] for n in changing}
+            target = ", ".join(sorted(_short(d) for d in new))
+            why = (
+                "imagePullPolicy Always: every container start re-resolves the tag"
+                if policy is PullPolicy.ALWAYS
+                else f"imagePullPolicy {policy.value} and these nodes lack the running bytes"
+            )
+            risk = (
+                f"{ref.familiar} now points to {canon_now.short} but the pods run "
+                f"{', '.join(sorted(k.removeprefix('sha256:')[:12] for k in running_now))}: "
+                f"the next restart, eviction or scale-up on {_node_list(changing)} would run "
+                f"{target} and split the replicas ({why})"
+            )
+            if unknown:
+                risk += f"; cannot tell for {_node_list(unknown)} (image list capped or Never)"
+
+    remediation: list[str] = []
+    stale = any(p.state is PodState.STALE for p in pods)
+    if (skewed or stale or at_risk) and ref is not None and canon_now is not None:
+        pin = f"{ref.name}@{now_digest}"
+        if policy is PullPolicy.ALWAYS:
+            remediation.append(_restart_command(workload.key))
+        else:
+            remediation.append(
+                f"{_restart_command(workload.key)} (with imagePullPolicy Always: under "
+                f"{policy.value} nodes holding the old bytes start them again)"
+            )
+        remediation.append(f"pin the digest: image: {pin}")
+
+    return WorkloadFinding(
+        key=workload.key,
+        container=container,
+        image=image,
+        skewed=skewed,
+        at_risk=at_risk,
+        digests={k: tuple(v) for k, v in digests.items()},
+        pods=tuple(pods),
+        tag_digest_now=now_digest,
+        moves=tuple(moves),
+        rollout=rollout,
+        reasons=tuple(reasons),
+        risk=risk,
+        nodes=nodes_json,
+        last_move_at=last_move_at,
+        repushed_recently=repushed,
+        remediation=tuple(remediation),
+        init=init,
+    )
+
+
+def _node_list(names: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    more = len(names) - limit
+    return f"nodes {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _template_image(workload: Workload, container: str) -> str | None:
+    if workload.controller is None:
+        return None
+    spec = next((s for s in workload.controller.containers if s.name == container), None)
+    return spec.image if spec else None
+
+
+def _template_policy(workload: Workload, container: str) -> PullPolicy | None:
+    if workload.controller is None:
+        return None
+    spec = next((s for s in workload.controller.containers if s.name == container), None)
+    return spec.pull_policy if spec else None
+
+
+def find_skew(
+    workloads: Sequence[Workload],
+    histories: Mapping[ImageRef, TagHistory],
+    index_of: Mapping[Digest, Digest],
+    now: datetime,
+    *,
+    nodes: Sequence[NodeRecord] = (),
+    builds: Mapping[Digest, BuildInfo] | None = None,
+) -> SkewReport:
+    """Cross-reference every workload's containers with their tags' histories.
+
+    `histories` is keyed by the untagged-digest tag reference (`ImageRef.untagged()`);
+    `index_of` maps a platform child digest to its index, so both count as one build;
+    `nodes` carry the image caches used to predict what a new pod would run.
+    """
+    ctx = _Context(histories, index_of, builds or {}, nodes, now)
+    findings: list[WorkloadFinding] = []
+    for workload in workloads:
+        rollout = rollout_status(workload.controller)
+        for container, init in _containers(workload):
+            finding = _finding(ctx, workload, rollout, container, init)
+            if finding is not None:
+                findings.append(finding)
+    return SkewReport(tuple(findings), builds=builds or {}, generated_at=now)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerVerdict:
+    """One container of a verified workload: what its ready pods run and what they should."""
+
+    container: str
+    image: str
+    expected: Digest | None
+    digests: Mapping[str, tuple[str, ...]]
+    passed: bool
+    problem: str | None = None
+    fix: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "container": self.container,
+            "image": self.image,
+            "expected": str(self.expected) if self.expected else None,
+            "digests": {d: list(p) for d, p in self.digests.items()},
+            "passed": self.passed,
+            "problem": self.problem,
+            "fix": list(self.fix),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The post-deploy gate: passed only if the rollout completed and every container checks out."""
+
+    key: WorkloadKey
+    rollout: RolloutStatus
+    containers: tuple[ContainerVerdict, ...]
+    ready_pods: int
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.rollout.complete and self.ready_pods > 0 and all(c.passed for c in self.containers)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.key.kind,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+            "passed": self.passed,
+            "rollout": {"complete": self.rollout.complete, "reason": self.rollout.reason},
+            "ready_pods": self.ready_pods,
+            "containers": [c.to_json() for c in self.containers],
+        }
+
+
+def judge_rollout(
+    workload: Workload,
+    histories: Mapping[ImageRef, TagHistory],
+    index_of: Mapping[Digest, Digest],
+    now: datetime,
+) -> Verdict:
+    """Every ready pod must run one digest, equal to what the tag points to now (or the pin)."""
+    ctx = _Context(histories, index_of, {}, (), now)
+    rollout = rollout_status(workload.controller)
+    ready = [p for p in workload.pods if p.ready]
+    verdicts: list[ContainerVerdict] = []
+    for container, init in _containers(workload):
+        if init:
+            continue  # init containers finish before the pod is ready; sidecars are judged alike
+        image = _template_image(workload, container)
+        digests: dict[str, list[str]] = {}
+        unknown: list[str] = []
+        for pod in ready:
+            run = next((c for c in pod.containers if c.name == container), None)
+            if run is None:
+                continue
+            image = image or run.image
+            if run.running is None:
+                unknown.append(pod.name)
+                continue
+            if run.running.kind is ImageKind.CONFIG:
+                digests.setdefault(run.running.key, []).append(pod.name)
+            else:
+                digests.setdefault(str(ctx.canon(run.running.digest)), []).append(pod.name)
+        if image is None:
+            continue
+        verdicts.append(_container_verdict(ctx, workload.key, container, image, digests, unknown))
+    return Verdict(workload.key, rollout, tuple(verdicts), len(ready))
+
+
+def _container_verdict(
+    ctx: _Context,
+    key: WorkloadKey,
+    container: str,
+    image: str,
+    digests: Mapping[str, list[str]],
+    unknown: Sequence[str],
+) -> ContainerVerdict:
+    frozen = {k: tuple(v) for k, v in digests.items()}
+    ref = ctx.ref(image)
+    if ref is None:
+        return ContainerVerdict(
+            container, image, None, frozen, False, f"image {image!r} is invalid"
+        )
+    expected: Digest | None
+    if ref.digest is not None:
+        expected = ref.digest
+    else:
+        history = ctx.history(ref)
+        expected = ctx.now_digest(history)
+        if expected is None:
+            return ContainerVerdict(
+                container,
+                image,
+                None,
+                frozen,
+                False,
+                f"no recorded digest for {ref.familiar}: run `tagwatch check {ref.familiar}`",
+            )
+    want = str(ctx.canon(expected))
+    pin = f"pin the digest: image: {ref.name}@{expected}"
+    restart = _restart_command(key)
+    if unknown:
+        return ContainerVerdict(
+            container,
+            image,
+            expected,
+            frozen,
+            False,
+            f"ready pods report no imageID: {', '.join(unknown)}",
+            (restart,),
+        )
+    if len(frozen) > 1:
+        spread = "; ".join(f"{d} on {', '.join(p)}" for d, p in sorted(frozen.items()))
+        return ContainerVerdict(
+            container,
+            image,
+            expected,
+            frozen,
+            False,
+            f"ready pods run {len(frozen)} different digests: {spread}",
+            (f"{restart} with imagePullPolicy Always", pin),
+        )
+    if frozen and want not in frozen:
+        got = next(iter(frozen))
+        what = "the pinned digest" if ref.digest else f"what {ref.familiar} points to now"
+        return ContainerVerdict(
+            container,
+            image,
+            expected,
+            frozen,
+            False,
+            f"ready pods run {got}, not {what} ({expected})",
+            (f"{restart} with imagePullPolicy Always", pin),
+        )
+    return ContainerVerdict(container, image, expected, frozen, bool(frozen))
