@@ -1,0 +1,228 @@
+"""Slack destinations through the real slack_sdk clients against a local fake Slack."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tagwatch.core.moves import Change
+from tagwatch.core.references import ImageRef
+from tagwatch.notify.slack import (
+    METADATA_EVENT,
+    BotDestination,
+    DeliveryError,
+    WebhookDestination,
+    parse_retry_after,
+)
+from tests.notify.factories import A, B, C, move_alert
+from tests.support.slack import VALID_TOKEN, FakeSlack
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def test_a_bot_posts_the_rendered_alert_with_its_key_in_metadata(
+    slack: FakeSlack, bot: BotDestination
+) -> None:
+    alert = move_alert()
+    delivered = bot.deliver(alert, resend=False, now=NOW)
+    [post] = slack.posts
+    assert delivered.ts == post.ts and delivered.channel == "C-ALERTS"
+    assert post.channel == "C-ALERTS" and post.thread_ts is None
+    assert post.blocks[0]["type"] == "header"
+    assert "re-pushed" in post.text
+    assert post.metadata == {
+        "event_type": METADATA_EVENT,
+        "event_payload": {"key": alert.key, "thread": "ghcr.io/org/app:prod"},
+    }
+
+
+def test_follow_ups_for_the_same_tag_go_in_its_thread(
+    slack: FakeSlack, bot: BotDestination
+) -> None:
+    first = bot.deliver(move_alert(old=A, new=B), resend=False, now=NOW)
+    bot.deliver(move_alert(Change.REPOINTED, old=B, new=A, minutes=10), resend=False, now=NOW)
+    other = move_alert(ref=ImageRef.parse("x/y:1"))
+    bot.deliver(other, resend=False, now=NOW)
+    posts = slack.posts
+    assert posts[1].thread_ts == first.ts
+    assert posts[2].thread_ts is None
+
+
+def test_a_restarted_bot_finds_the_tag_thread_in_channel_history(
+    slack: FakeSlack, bot: BotDestination
+) -> None:
+    first = bot.deliver(move_alert(old=A, new=B), resend=False, now=NOW)
+    fresh = BotDestination(
+        "alerts", token=VALID_TOKEN, channel="C-ALERTS", base_url=slack.api_url, timeout=0.5
+    )
+    fresh.deliver(move_alert(old=B, new=C, minutes=10), resend=False, now=NOW)
+    assert slack.posts[1].thread_ts == first.ts
+
+
+def test_a_resent_alert_already_in_the_channel_is_not_posted_again(
+    slack: FakeSlack, bot: BotDestination
+) -> None:
+    alert = move_alert()
+    bot.deliver(alert, resend=False, now=NOW)
+    fresh = BotDestination(
+        "alerts", token=VALID_TOKEN, channel="C-ALERTS", base_url=slack.api_url, timeout=0.5
+    )
+    again = fresh.deliver(alert, resend=True, now=NOW)
+    assert again.duplicate and again.ts == slack.posts[0].ts
+    assert len(slack.posts) == 1
+
+
+def test_a_resent_follow_up_is_found_in_its_thread(slack: FakeSlack, bot: BotDestination) -> None:
+    bot.deliver(move_alert(old=A, new=B), resend=False, now=NOW)
+    follow = move_alert(old=B, new=C, minutes=10)
+    bot.deliver(follow, resend=False, now=NOW)
+    assert bot.deliver(follow, resend=True, now=NOW).duplicate
+    assert len(slack.posts) == 2
+
+
+def test_a_resent_alert_that_never_arrived_is_posted(slack: FakeSlack, bot: BotDestination) -> None:
+    delivered = bot.deliver(move_alert(), resend=True, now=NOW)
+    assert not delivered.duplicate and len(slack.posts) == 1
+
+
+def test_invalid_auth_is_a_permanent_failure(slack: FakeSlack) -> None:
+    wrong = BotDestination("alerts", token="xoxb-wrong", channel="C-ALERTS", base_url=slack.api_url)
+    with pytest.raises(DeliveryError) as info:
+        wrong.deliver(move_alert(), resend=False, now=NOW)
+    assert info.value.permanent and "invalid_auth" in str(info.value)
+    assert "xoxb-wrong" not in str(info.value)
+
+
+def test_an_unknown_channel_is_a_permanent_failure(slack: FakeSlack) -> None:
+    nowhere = BotDestination(
+        "alerts", token=VALID_TOKEN, channel="C-GONE", base_url=slack.api_url, threads=False
+    )
+    with pytest.raises(DeliveryError) as info:
+        nowhere.deliver(move_alert(), resend=False, now=NOW)
+    assert info.value.permanent and "channel_not_found" in str(info.value)
+
+
+def test_a_long_retry_after_is_returned_to_the_caller(
+    slack: FakeSlack, bot: BotDestination
+) -> None:
+    slack.script("chat.postMessage", "429:30")
+    with pytest.raises(DeliveryError) as info:
+        bot.deliver(move_alert(), resend=False, now=NOW)
+    assert not info.value.permanent and info.value.retry_after == 30
+    assert slack.posts == []
+
+
+def test_a_short_retry_after_is_waited_out_by_the_sdk(
+    slack: FakeSlack, bot: BotDestination
+) -> None:
+    slack.script("chat.postMessage", "429:0")
+    bot.deliver(move_alert(), resend=False, now=NOW)
+    assert len(slack.posts) == 1
+    assert slack.calls("chat.postMessage") == ["chat.postMessage"] * 2
+
+
+def test_a_500_is_retried_by_the_sdk_then_succeeds(slack: FakeSlack, bot: BotDestination) -> None:
+    slack.script("chat.postMessage", "500")
+    bot.deliver(move_alert(), resend=False, now=NOW)
+    assert len(slack.posts) == 1
+
+
+def test_a_500_that_persists_is_retryable(slack: FakeSlack, bot: BotDestination) -> None:
+    slack.script("chat.postMessage", "500", "503")
+    with pytest.raises(DeliveryError) as info:
+        bot.deliver(move_alert(), resend=False, now=NOW)
+    assert not info.value.permanent and info.value.retry_after is None
+
+
+def test_a_hanging_slack_times_out_as_retryable(slack: FakeSlack, bot: BotDestination) -> None:
+    slack.script("chat.postMessage", "hang")
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as info:
+        bot.deliver(move_alert(), resend=False, now=NOW)
+    assert time.monotonic() - started < 2.5
+    assert not info.value.permanent and "timed out" in str(info.value)
+
+
+def test_a_webhook_posts_the_blocks(slack: FakeSlack, hook: WebhookDestination) -> None:
+    delivered = hook.deliver(move_alert(), resend=False, now=NOW)
+    [body] = slack.webhook_posts
+    assert delivered.ts is None
+    assert body["blocks"][0]["type"] == "header" and "re-pushed" in body["text"]
+
+
+def test_a_removed_webhook_no_service_is_permanent(
+    slack: FakeSlack, hook: WebhookDestination
+) -> None:
+    slack.script("webhook", "404")
+    with pytest.raises(DeliveryError) as info:
+        hook.deliver(move_alert(), resend=False, now=NOW)
+    assert info.value.permanent and "no_service" in str(info.value)
+    assert "secretwebhookpart" not in str(info.value)
+
+
+def test_a_rate_limited_webhook_says_when_to_retry(
+    slack: FakeSlack, hook: WebhookDestination
+) -> None:
+    slack.script("webhook", "429:20")
+    with pytest.raises(DeliveryError) as info:
+        hook.deliver(move_alert(), resend=False, now=NOW)
+    assert not info.value.permanent and info.value.retry_after == 20
+
+
+def test_a_webhook_500_is_retried_by_the_sdk(slack: FakeSlack, hook: WebhookDestination) -> None:
+    slack.script("webhook", "500")
+    hook.deliver(move_alert(), resend=False, now=NOW)
+    assert len(slack.webhook_posts) == 1
+
+
+def test_a_hanging_webhook_times_out_as_retryable(
+    slack: FakeSlack, hook: WebhookDestination
+) -> None:
+    slack.script("webhook", "hang")
+    with pytest.raises(DeliveryError) as info:
+        hook.deliver(move_alert(), resend=False, now=NOW)
+    assert not info.value.permanent
+
+
+def test_a_refused_connection_is_retryable() -> None:
+    gone = WebhookDestination("gone", url="http://127.0.0.1:9/hook", timeout=0.5)
+    with pytest.raises(DeliveryError) as info:
+        gone.deliver(move_alert(), resend=False, now=NOW)
+    assert not info.value.permanent
+
+
+def test_tokens_and_webhook_urls_never_reach_the_logs(
+    slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    bot = BotDestination("alerts", token=VALID_TOKEN, channel="C-ALERTS", base_url=slack.api_url)
+    hook = WebhookDestination("hook", url=slack.webhook_url)
+    bot.deliver(move_alert(), resend=True, now=NOW)
+    hook.deliver(move_alert(), resend=False, now=NOW)
+    slack.script("webhook", "404")
+    with pytest.raises(DeliveryError):
+        hook.deliver(move_alert(), resend=False, now=NOW)
+    assert caplog.records, "the SDK's debug logs should have been captured"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert VALID_TOKEN not in logged and "secretwebhookpart" not in logged
+    assert VALID_TOKEN not in repr(bot) and "secretwebhookpart" not in repr(hook)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("7", 7.0),
+        ("Sun, 01 Nov 2026 12:00:30 GMT", 30.0),
+        (str(int((NOW + timedelta(seconds=45)).timestamp())), 45.0),
+        ("999999", 3600.0),
+        ("soon", None),
+        (None, None),
+    ],
+)
+def test_retry_after_comes_as_seconds_http_date_or_epoch(
+    value: str | None, seconds: float | None
+) -> None:
+    assert parse_retry_after(value, now=NOW) == seconds
