@@ -1,0 +1,634 @@
+"""The store: opening the database, transactions, and the repository that returns core objects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Insert,
+    and_,
+    delete,
+    func,
+    inspect,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tagwatch.core.digests import Digest
+from tagwatch.core.moves import BuildInfo, Observation, Sighting, Source, TagHistory, TagMove, moves_of
+from tagwatch.core.references import ImageRef
+from tagwatch.errors import StoreError
+from tagwatch.store.engine import (
+    _first_line,
+    current_revision,
+    head_revision,
+    known_revisions,
+    make_engine,
+    run_migrations,
+    safe_url,
+)
+from tagwatch.store.models import (
+    Base,
+    BuildPlatformRow,
+    BuildRow,
+    LeaseRow,
+    OutboxRow,
+    SightingRow,
+    WatchRow,
+)
+
+__all__ = ["OutboxItem", "Store", "StoreTx", "Watch"]
+
+log = logging.getLogger(__name__)
+
+#: Refs per `IN` list: 3 parameters each stays far below SQLite's and PostgreSQL's limits.
+_CHUNK = 1000
+_T = TypeVar("_T")
+_TagKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A watched tag and how to watch it."""
+
+    ref: ImageRef
+    interval_seconds: int | None
+    labels: Mapping[str, str]
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """An undelivered alert claimed for delivery; `attempts` counts the failed deliveries so far."""
+
+    id: int
+    key: str
+    destination: str
+    kind: str
+    payload: Mapping[str, Any] = field(hash=False)
+    attempts: int
+    created_at: datetime
+
+
+def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _key(ref: ImageRef) -> _TagKey:
+    if ref.tag is None:
+        raise ValueError(f"{ref} has no tag: the store records tags, not pinned digests")
+    return (ref.registry, ref.repository, ref.tag)
+
+
+def _ref(registry: str, repository: str, tag: str) -> ImageRef:
+    return ImageRef(registry, repository, tag)
+
+
+def _digest(raw: str | None) -> Digest | None:
+    return None if raw is None else Digest.parse(raw)
+
+
+def _str(digest: Digest | None) -> str | None:
+    return None if digest is None else str(digest)
+
+
+def _aware(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError(f"naive datetime {when!r}: pass timezone-aware UTC times")
+    return when.astimezone(UTC)
+
+
+class StoreTx:
+    """The repository inside one transaction. It never commits: `Store.begin()` does."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._dialect = session.get_bind().dialect.name
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _insert(self, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
+        # Both dialects have INSERT ... ON CONFLICT and RETURNING (SQLite >= 3.35).
+        if self._dialect == "postgresql":
+            return postgresql.insert(model)
+        if self._dialect == "sqlite":
+            return sqlite.insert(model)
+        raise StoreError(f"unsupported database {self._dialect!r}: use SQLite or PostgreSQL")
+
+    def _returned(self, statement: Insert) -> Any:
+        return self._session.execute(statement).scalar_one_or_none()
+
+    # -- watches ------------------------------------------------------------------------
+
+    def add_watch(
+        self,
+        ref: ImageRef,
+        *,
+        interval_seconds: int | None = None,
+        labels: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Watch `ref`; False when it was already watched (its interval and labels are replaced)."""
+        registry, repository, tag = _key(ref)
+        values = {"interval_seconds": interval_seconds, "labels": dict(labels or {})}
+        inserted = self._returned(
+            self._insert(WatchRow)
+            .values(
+                host=registry,
+                repository=repository,
+                tag=tag,
+                added_at=_aware(now or datetime.now(UTC)),
+                **values,
+            )
+            .on_conflict_do_nothing(index_elements=[WatchRow.host, WatchRow.repository, WatchRow.tag])
+            .returning(WatchRow.id)
+        )
+        if inserted is not None:
+            return True
+        self._session.execute(
+            update(WatchRow)
+            .where(
+                WatchRow.host == registry,
+                WatchRow.repository == repository,
+                WatchRow.tag == tag,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return False
+
+    def remove_watch(self, ref: ImageRef) -> bool:
+        """Stop watching `ref` (its history stays); False when it was not watched."""
+        registry, repository, tag = _key(ref)
+        removed = self._session.execute(
+            delete(WatchRow)
+            .where(
+                WatchRow.host == registry,
+                WatchRow.repository == repository,
+                WatchRow.tag == tag,
+            )
+            .returning(WatchRow.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        return bool(removed)
+
+    def watches(self) -> list[Watch]:
+        rows = self._session.execute(
+            select(WatchRow).order_by(WatchRow.host, WatchRow.repository, WatchRow.tag)
+        ).scalars()
+        return [
+            Watch(
+                ref=_ref(r.host, r.repository, r.tag),
+                interval_seconds=r.interval_seconds,
+                labels={str(k): str(v) for k, v in r.labels.items()},
+                added_at=r.added_at,
+            )
+            for r in rows
+        ]
+
+    # -- history ------------------------------------------------------------------------
+
+    def history(self, ref: ImageRef) -> TagHistory:
+        return self.histories([ref])[ref]
+
+    def histories(self, refs: Iterable[ImageRef] | None = None) -> dict[ImageRef, TagHistory]:
+        """The history of every ref asked (empty when never seen); None: every tag ever seen.
+
+        One query per 1,000 refs, whatever their number.
+        """
+        columns = (
+            SightingRow.host,
+            SightingRow.repository,
+            SightingRow.tag,
+            SightingRow.digest,
+            SightingRow.first_seen,
+            SightingRow.last_seen,
+            SightingRow.source,
+        )
+        order = (SightingRow.host, SightingRow.repository, SightingRow.tag, SightingRow.seq)
+        found: dict[_TagKey, list[Sighting]] = {}
+        wanted: list[ImageRef] | None = None
+        if refs is None:
+            batches = [select(*columns).order_by(*order)]
+        else:
+            wanted = list(dict.fromkeys(refs))
+            keys = list(dict.fromkeys(_key(r) for r in wanted))
+            tag_columns = tuple_(SightingRow.host, SightingRow.repository, SightingRow.tag)
+            batches = [
+                select(*columns).where(tag_columns.in_(chunk)).order_by(*order)
+                for chunk in _chunks(keys)
+            ]
+        for statement in batches:
+            for row in self._session.execute(statement):
+                found.setdefault((row.host, row.repository, row.tag), []).append(
+                    Sighting(
+                        digest=_digest(row.digest),
+                        first_seen=row.first_seen,
+                        last_seen=row.last_seen,
+                        source=Source(row.source),
+                    )
+                )
+        if wanted is None:
+            return {_ref(*key): TagHistory(_ref(*key), tuple(s)) for key, s in found.items()}
+        return {ref: TagHistory(ref, tuple(found.get(_key(ref), ()))) for ref in wanted}
+
+    def tags(self) -> list[tuple[ImageRef, Sighting]]:
+        """Every tag ever seen with its current sighting, sorted by reference."""
+        return sorted(
+            (ref, h.sightings[-1]) for ref, h in self.histories(None).items() if h.sightings
+        )
+
+    def moves(self, ref: ImageRef | None = None, *, since: datetime | None = None) -> list[TagMove]:
+        """The audit trail (one move per sighting, as `moves_of`), oldest first; ref=None: all tags."""
+        histories = self.histories(None if ref is None else [ref])
+        moves = [m for h in histories.values() for m in moves_of(h)]
+        if since is not None:
+            cutoff = _aware(since)
+            moves = [m for m in moves if m.detected_at >= cutoff]
+        moves.sort(key=lambda m: (m.detected_at, str(m.ref)))
+        return moves
+
+    def record(self, observation: Observation, move: TagMove) -> None:
+        """Save the observation's build (once per digest) and append a sighting if it moved.
+
+        The decision to append is made against the latest stored row, not only `move`: a
+        writer whose `move` was classified against a history another writer has since
+        extended (e.g. both saw the same re-push) just advances `last_seen`.
+
+        Concurrency: each tag's sightings are numbered by `seq`, unique per tag. An append
+        inserts seq = latest + 1 with ON CONFLICT DO NOTHING. Of two writers appending the
+        same seq, PostgreSQL makes the second wait for the first to commit and then skips
+        its insert; we then re-read the latest row (READ COMMITTED sees the winner's) and
+        decide again. SQLite transactions start with BEGIN IMMEDIATE, so writers run one
+        after another and never race.
+        """
+        digest = observation.digest
+        seen_at = _aware(observation.seen_at)
+        if observation.build is not None and digest is not None:
+            self._save_build(digest, observation.build, seen_at)
+        registry, repository, tag = _key(observation.ref.untagged())
+        same_tag = and_(
+            SightingRow.host == registry,
+            SightingRow.repository == repository,
+            SightingRow.tag == tag,
+        )
+        for _attempt in range(5):
+            latest = self._session.execute(
+                select(SightingRow.id, SightingRow.seq, SightingRow.digest)
+                .where(same_tag)
+                .order_by(SightingRow.seq.desc())
+                .limit(1)
+            ).first()
+            if latest is None and digest is None:
+                return  # never seen and absent: nothing to record
+            if latest is not None and latest.digest == _str(digest):
+                if move.is_move:
+                    log.debug("%s: %s already recorded by another writer", observation.ref, digest)
+                self._session.execute(
+                    update(SightingRow)
+                    .where(SightingRow.id == latest.id, SightingRow.last_seen < seen_at)
+                    .values(last_seen=seen_at)
+                    .execution_options(synchronize_session=False)
+                )
+                return
+            seq = 1 if latest is None else latest.seq + 1
+            inserted = self._returned(
+                self._insert(SightingRow)
+                .values(
+                    host=registry,
+                    repository=repository,
+                    tag=tag,
+                    seq=seq,
+                    digest=_str(digest),
+                    first_seen=seen_at,
+                    last_seen=seen_at,
+                    source=observation.source.value,
+                )
+                .on_conflict_do_nothing(index_elements=[SightingRow.host, SightingRow.repository, SightingRow.tag, SightingRow.seq])
+                .returning(SightingRow.id)
+            )
+            if inserted is not None:
+                return
+        raise StoreError(f"{observation.ref}: too many concurrent writers recording this tag")
+
+    def mark_seen(self, refs: Iterable[ImageRef], at: datetime) -> None:
+        """Advance last_seen of each tag's latest sighting to `at` (never backwards), in bulk."""
+        at = _aware(at)
+        keys = list(dict.fromkeys(_key(r.untagged()) for r in refs))
+        tag_columns = tuple_(SightingRow.host, SightingRow.repository, SightingRow.tag)
+        for chunk in _chunks(keys):
+            latest = (
+                select(func.max(SightingRow.id))
+                .where(tag_columns.in_(chunk))
+                .group_by(SightingRow.host, SightingRow.repository, SightingRow.tag)
+            )
+            self._session.execute(
+                update(SightingRow)
+                .where(SightingRow.id.in_(latest), SightingRow.last_seen < at)
+                .values(last_seen=at)
+                .execution_options(synchronize_session=False)
+            )
+
+    # -- builds -------------------------------------------------------------------------
+
+    def _save_build(self, digest: Digest, build: BuildInfo, at: datetime) -> None:
+        inserted = self._returned(
+            self._insert(BuildRow)
+            .values(
+                digest=str(digest),
+                media_type=build.media_type,
+                labels=dict(build.labels),
+                recorded_at=at,
+            )
+            .on_conflict_do_nothing(index_elements=["digest"])
+            .returning(BuildRow.digest)
+        )
+        if inserted is None or not build.platforms:
+            return
+        self._session.execute(
+            self._insert(BuildPlatformRow)
+            .values(
+                [
+                    {"index_digest": str(digest), "platform": platform, "child_digest": str(child)}
+                    for platform, child in build.platforms.items()
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["index_digest", "platform"])
+        )
+
+    def known_digests(self, digests: Iterable[Digest]) -> set[Digest]:
+        """Which of `digests` have their build recorded."""
+        wanted = sorted({str(d) for d in digests})
+        found: set[Digest] = set()
+        for chunk in _chunks(wanted):
+            rows = self._session.execute(select(BuildRow.digest).where(BuildRow.digest.in_(chunk)))
+            found.update(Digest.parse(d) for d in rows.scalars())
+        return found
+
+    def builds(self, digests: Iterable[Digest]) -> dict[Digest, BuildInfo]:
+        """The recorded builds of `digests` (missing ones left out), platforms filled for indexes."""
+        wanted = sorted({str(d) for d in digests})
+        rows: list[BuildRow] = []
+        platforms: dict[str, dict[str, Digest]] = {}
+        for chunk in _chunks(wanted):
+            rows += self._session.execute(
+                select(BuildRow).where(BuildRow.digest.in_(chunk))
+            ).scalars()
+            for p in self._session.execute(
+                select(BuildPlatformRow).where(BuildPlatformRow.index_digest.in_(chunk))
+            ).scalars():
+                platforms.setdefault(p.index_digest, {})[p.platform] = Digest.parse(p.child_digest)
+        return {
+            Digest.parse(r.digest): BuildInfo(
+                media_type=r.media_type,
+                platforms=dict(sorted(platforms.get(r.digest, {}).items())),
+                labels={str(k): str(v) for k, v in r.labels.items()},
+            )
+            for r in rows
+        }
+
+    def index_of(self, children: Iterable[Digest]) -> dict[Digest, Digest]:
+        """For each child digest listed by a recorded index, an index listing it (the lowest)."""
+        wanted = sorted({str(d) for d in children})
+        found: dict[Digest, Digest] = {}
+        for chunk in _chunks(wanted):
+            rows = self._session.execute(
+                select(BuildPlatformRow.child_digest, func.min(BuildPlatformRow.index_digest))
+                .where(BuildPlatformRow.child_digest.in_(chunk))
+                .group_by(BuildPlatformRow.child_digest)
+            )
+            found.update((Digest.parse(child), Digest.parse(index)) for child, index in rows)
+        return found
+
+    # -- outbox -------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        *,
+        key: str,
+        destination: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        now: datetime,
+    ) -> bool:
+        """Queue an alert for delivery now; False when `key` was queued before (idempotent).
+
+        ON CONFLICT DO NOTHING, so a duplicate never aborts the caller's transaction.
+        """
+        now = _aware(now)
+        inserted = self._returned(
+            self._insert(OutboxRow)
+            .values(
+                key=key,
+                destination=destination,
+                kind=kind,
+                payload=dict(payload),
+                created_at=now,
+                attempts=0,
+                next_attempt_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(OutboxRow.id)
+        )
+        return inserted is not None
+
+    def claim_due(
+        self, *, now: datetime, worker: str, limit: int = 20, lease_seconds: int = 60
+    ) -> list[OutboxItem]:
+        """Claim up to `limit` undelivered items due by `now` for `worker`, oldest first.
+
+        A claim lasts `lease_seconds`: if the worker dies, the item is due again after it.
+        On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so concurrent workers
+        claim disjoint sets without waiting for each other.
+        """
+        now = _aware(now)
+        due = (
+            select(OutboxRow.id)
+            .where(
+                OutboxRow.delivered_at.is_(None),
+                OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now),
+            )
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        rows = self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(due.scalar_subquery()))
+            .values(claimed_by=worker, claimed_until=now + timedelta(seconds=lease_seconds))
+            .returning(
+                OutboxRow.id,
+                OutboxRow.key,
+                OutboxRow.destination,
+                OutboxRow.kind,
+                OutboxRow.payload,
+                OutboxRow.attempts,
+                OutboxRow.created_at,
+                OutboxRow.next_attempt_at,
+            )
+            .execution_options(synchronize_session=False)
+        ).all()
+        rows.sort(key=lambda r: (r.next_attempt_at, r.id))
+        return [
+            OutboxItem(
+                id=r.id,
+                key=r.key,
+                destination=r.destination,
+                kind=r.kind,
+                payload=r.payload,
+                attempts=r.attempts,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    def mark_delivered(self, item_id: int, *, now: datetime) -> None:
+        self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == item_id)
+            .values(delivered_at=_aware(now), claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    def mark_failed(self, item_id: int, *, error: str, retry_at: datetime) -> None:
+        """Count a failed delivery, keep its error, and make the item due again at `retry_at`."""
+        self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == item_id)
+            .values(
+                attempts=OutboxRow.attempts + 1,
+                last_error=error[:4000],
+                next_attempt_at=_aware(retry_at),
+                claimed_by=None,
+                claimed_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def outbox_depth(self) -> int:
+        """How many items are not delivered yet."""
+        count = self._session.execute(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.delivered_at.is_(None))
+        ).scalar_one()
+        return int(count)
+
+    # -- leases -------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, *, holder: str, now: datetime, ttl_seconds: int) -> bool:
+        """Take or renew the lease `name` until now + ttl; False while another holder has it.
+
+        One atomic upsert: insert, or update only when we hold it already or it expired.
+        """
+        now = _aware(now)
+        statement = self._insert(LeaseRow).values(
+            name=name, holder=holder, expires_at=now + timedelta(seconds=ttl_seconds)
+        )
+        condition: ColumnElement[bool] = or_(LeaseRow.holder == holder, LeaseRow.expires_at <= now)
+        acquired = self._returned(
+            statement.on_conflict_do_update(
+                index_elements=["name"],
+                set_={"holder": statement.excluded.holder, "expires_at": statement.excluded.expires_at},
+                where=condition,
+            ).returning(LeaseRow.name)
+        )
+        return acquired is not None
+
+    def release_lease(self, name: str, *, holder: str) -> None:
+        """Give the lease up, if `holder` holds it."""
+        self._session.execute(
+            delete(LeaseRow)
+            .where(LeaseRow.name == name, LeaseRow.holder == holder)
+            .execution_options(synchronize_session=False)
+        )
+
+
+_OUR_TABLES = frozenset(table.name for table in Base.metadata.sorted_tables)
+
+
+class Store:
+    """A database holding tagwatch's history, builds, outbox and leases."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Open the database at `url`; an empty one is migrated to the latest schema.
+
+        Raises StoreError when the database cannot be reached, or is at another revision
+        (run `tagwatch db upgrade`).
+        """
+        engine = make_engine(url)
+        try:
+            cls._check_schema(engine, url, migrate=migrate)
+        except DBAPIError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot open database {safe_url(url)}: {_first_line(exc)}") from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @staticmethod
+    def _check_schema(engine: Engine, url: str, *, migrate: bool) -> None:
+        head = head_revision()
+        with engine.connect() as connection:
+            current = current_revision(connection)
+            if current == head:
+                return
+            if current is None:
+                ours = _OUR_TABLES & set(inspect(connection).get_table_names())
+                if ours:
+                    raise StoreError(
+                        f"database {safe_url(url)} has tagwatch tables ({', '.join(sorted(ours))}) "
+                        "but no schema revision; restore it or use an empty database"
+                    )
+                if not migrate:
+                    raise StoreError(
+                        f"database {safe_url(url)} is empty; run `tagwatch db upgrade`"
+                    )
+                log.info("creating the tagwatch schema in %s", safe_url(url))
+                run_migrations(connection)
+                return
+            if current in known_revisions():
+                raise StoreError(f"database is at revision {current}; run `tagwatch db upgrade`")
+            raise StoreError(
+                f"database is at revision {current}, which this tagwatch does not know "
+                f"(latest is {head}); upgrade tagwatch"
+            )
+
+    @contextmanager
+    def begin(self) -> Iterator[StoreTx]:
+        """One transaction: commits when the block ends, rolls back when it raises."""
+        try:
+            with self._sessions.begin() as session:
+                yield StoreTx(session)
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreError(
+                f"database {self.engine.url.render_as_string(hide_password=True)}: {_first_line(exc)}"
+            ) from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
