@@ -1,0 +1,1 @@
+"""Registry-specific providers: credentials and APIs beyond OCI distribution (ECR)."""
