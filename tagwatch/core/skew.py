@@ -215,7 +215,16 @@ class _Context:
             self._refs[image] = parse_image(image)
         return self._refs[image]
 
-    def canon(self, digest: Digest) -> Digest:
+    def canon(self, digest: Digest, now: Digest | None = None) -> Digest:
+        """The build a digest stands for: a platform child counts as its index.
+
+        A child listed by the tag's current index maps to that index, so a child shared by an
+        old and a new index is never mistaken for the old build.
+        """
+        if now is not None and digest != now:
+            build = self.builds.get(now)
+            if build is not None and digest in build.platforms.values():
+                return now
         return self.index_of.get(digest, digest)
 
     def history(self, ref: ImageRef) -> TagHistory | None:
@@ -280,9 +289,11 @@ def _judge(ctx: _Context, run: ContainerRun) -> _Judgement:
             "digest: it cannot be matched with the tag's history"
         )
         return PodState.UNKNOWN, why, running.key, None
-    canon = ctx.canon(running.digest)
-    key = str(canon)
     ref = ctx.ref(run.image)
+    history = ctx.history(ref) if ref is not None and ref.digest is None else None
+    now_digest = ctx.now_digest(history)
+    canon = ctx.canon(running.digest, now_digest or (ref.digest if ref else None))
+    key = str(canon)
     if ref is None:
         why = f"image {run.image!r} does not parse as a reference"
         return PodState.UNKNOWN, why, key, None
@@ -292,11 +303,9 @@ def _judge(ctx: _Context, run: ContainerRun) -> _Judgement:
             return PodState.CURRENT, why, key, None
         why = f"runs {canon.short} but the spec pins {ref.digest.short}"
         return PodState.UNKNOWN, why, key, None
-    history = ctx.history(ref)
     if history is None:
         why = f"no recorded history for {ref.familiar}: run `tagwatch check {ref.familiar}`"
         return PodState.UNKNOWN, why, key, None
-    now_digest = ctx.now_digest(history)
     canon_now = ctx.canon(now_digest) if now_digest else None
     started = run.started_at
     if canon == canon_now:
@@ -379,7 +388,7 @@ def _predict(
             continue
         cached = ctx.node_index[node.name].get(tag)
         if cached:
-            digests = {ctx.canon(d) for d in cached}
+            digests = {ctx.canon(d, canon_now) for d in cached}
             out[node.name] = next(iter(digests)) if len(digests) == 1 else None
         elif policy is PullPolicy.NEVER or node.capped:
             out[node.name] = None
@@ -618,32 +627,42 @@ def judge_rollout(
     histories: Mapping[ImageRef, TagHistory],
     index_of: Mapping[Digest, Digest],
     now: datetime,
+    *,
+    builds: Mapping[Digest, BuildInfo] | None = None,
 ) -> Verdict:
-    """Every ready pod must run one digest, equal to what the tag points to now (or the pin)."""
-    ctx = _Context(histories, index_of, {}, (), now)
+    """Every ready pod must run one digest, equal to what the tag points to now (or the pin).
+
+    Init containers count only while running (sidecars); finished ones are not judged.
+    """
+    ctx = _Context(histories, index_of, builds or {}, (), now)
     rollout = rollout_status(workload.controller)
     ready = [p for p in workload.pods if p.ready]
     verdicts: list[ContainerVerdict] = []
-    for container, init in _containers(workload):
-        if init:
-            continue  # init containers finish before the pod is ready; sidecars are judged alike
+    for container, _init in _containers(workload):
         image = _template_image(workload, container)
-        digests: dict[str, list[str]] = {}
-        unknown: list[str] = []
+        runs: list[tuple[str, ContainerRun]] = []
         for pod in ready:
             run = next((c for c in pod.containers if c.name == container), None)
-            if run is None:
+            if run is None or (run.init and run.state != "running"):
                 continue
             image = image or run.image
-            if run.running is None:
-                unknown.append(pod.name)
-                continue
-            if run.running.kind is ImageKind.CONFIG:
-                digests.setdefault(run.running.key, []).append(pod.name)
-            else:
-                digests.setdefault(str(ctx.canon(run.running.digest)), []).append(pod.name)
-        if image is None:
+            runs.append((pod.name, run))
+        if image is None or not runs:
             continue
+        ref = ctx.ref(image)
+        target = ref.digest if ref is not None and ref.digest else None
+        if ref is not None and target is None:
+            target = ctx.now_digest(ctx.history(ref))
+        digests: dict[str, list[str]] = {}
+        unknown: list[str] = []
+        for pod_name, run in runs:
+            if run.running is None:
+                unknown.append(pod_name)
+            elif run.running.kind is ImageKind.CONFIG:
+                digests.setdefault(run.running.key, []).append(pod_name)
+            else:
+                key = str(ctx.canon(run.running.digest, target))
+                digests.setdefault(key, []).append(pod_name)
         verdicts.append(_container_verdict(ctx, workload.key, container, image, digests, unknown))
     return Verdict(workload.key, rollout, tuple(verdicts), len(ready))
 

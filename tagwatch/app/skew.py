@@ -1,0 +1,112 @@
+"""The skew scan: read the cluster, refresh the tags it runs, join both with the history."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tagwatch.app.check import run_check, utcnow
+from tagwatch.cluster import read_snapshot
+from tagwatch.core.digests import Digest
+from tagwatch.core.moves import BuildInfo, TagHistory
+from tagwatch.core.references import ImageRef
+from tagwatch.core.skew import SkewReport, find_skew, tag_refs
+from tagwatch.core.workloads import ImageKind, Workload, group_workloads
+
+if TYPE_CHECKING:
+    from lightkube import AsyncClient
+
+    from tagwatch.registry import RegistryClient
+    from tagwatch.store import Store
+
+__all__ = ["Joined", "ScanResult", "load_history", "refresh_tags", "report_json", "scan_skew"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """A skew report, and the tags that could not be refreshed (their recorded history was used)."""
+
+    report: SkewReport
+    refresh_errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """What the store knows about the workloads' images, loaded in one transaction."""
+
+    histories: dict[ImageRef, TagHistory]
+    index_of: dict[Digest, Digest]
+    builds: dict[Digest, BuildInfo]
+
+
+async def refresh_tags(
+    refs: Sequence[ImageRef],
+    *,
+    registry: RegistryClient,
+    store: Store,
+    now: Callable[[], datetime],
+) -> list[str]:
+    """Check `refs` now and record what moved; returns one message per tag that failed."""
+    if not refs:
+        return []
+    results = await run_check(refs, registry=registry, store=store, now=now)
+    errors = [f"{r.ref}: {r.error}" for r in results if r.error]
+    for message in errors:
+        log.warning("could not refresh %s; using the recorded history", message)
+    return errors
+
+
+def load_history(store: Store, workloads: Iterable[Workload], refs: Sequence[ImageRef]) -> Joined:
+    """Histories of `refs`, index membership of every running digest, builds of every digest."""
+    running = {
+        c.running.digest
+        for w in workloads
+        for p in w.pods
+        for c in p.containers
+        if c.running is not None and c.running.kind is ImageKind.MANIFEST
+    }
+    with store.begin() as tx:
+        histories = tx.histories(refs) if refs else {}
+        ever = {s.digest for h in histories.values() for s in h.sightings if s.digest}
+        index_of = tx.index_of(running) if running else {}
+        builds = tx.builds(ever | set(index_of.values())) if ever else {}
+    return Joined(dict(histories), dict(index_of), dict(builds))
+
+
+async def scan_skew(
+    *,
+    cluster: AsyncClient,
+    store: Store,
+    registry: RegistryClient | None,
+    namespace: str | None,
+    selector: str | None = None,
+    now: Callable[[], datetime] = utcnow,
+) -> ScanResult:
+    """Read pods, refresh their tags (unless `registry` is None: offline) and find skew."""
+    snapshot = await read_snapshot(cluster, namespace=namespace, selector=selector)
+    workloads = group_workloads(snapshot)
+    refs = tag_refs(workloads)
+    errors: list[str] = []
+    if registry is not None:
+        errors = await refresh_tags(refs, registry=registry, store=store, now=now)
+    joined = load_history(store, workloads, refs)
+    report = find_skew(
+        workloads,
+        joined.histories,
+        joined.index_of,
+        now(),
+        nodes=snapshot.nodes,
+        builds=joined.builds,
+    )
+    return ScanResult(report, tuple(errors))
+
+
+def report_json(result: ScanResult) -> dict[str, Any]:
+    data = result.report.to_json()
+    data["refresh_errors"] = list(result.refresh_errors)
+    return data
