@@ -1,4 +1,4 @@
-"""RegistryClient against the real test registry: digests equal skopeo's, indexes, labels, gone tags."""
+"""RegistryClient against the real test registry: digests equal skopeo's, indexes, labels."""
 
 from __future__ import annotations
 

@@ -52,6 +52,7 @@ class _State:
     require_credentials: bool = False
     fail_status: int | None = None
     expires_in: int = 300
+    anonymous_actions: tuple[str, ...] = ("pull",)
     requests: list[TokenRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -63,6 +64,7 @@ class TokenIssuer:
     - `fail_with(500)` makes it answer that status until `fail_with(None)`.
     - `require_credentials = True` makes it demand Basic credentials from `users`.
     - `expires_in` sets the lifetime of the tokens it issues.
+    - `anonymous_actions`: what anonymous tokens may do (default pull; () makes it private).
     - `mint(access)` signs a token in-process (the harness uses it, so it is not counted).
     """
 
@@ -143,6 +145,14 @@ class TokenIssuer:
     def expires_in(self, value: int) -> None:
         self._state.expires_in = value
 
+    @property
+    def anonymous_actions(self) -> tuple[str, ...]:
+        return self._state.anonymous_actions
+
+    @anonymous_actions.setter
+    def anonymous_actions(self, value: tuple[str, ...]) -> None:
+        self._state.anonymous_actions = tuple(value)
+
     def fail_with(self, status: int | None) -> None:
         """Answer every request with `status` (e.g. 500); None restores normal service."""
         self._state.fail_status = status
@@ -154,6 +164,7 @@ class TokenIssuer:
         self._state.require_credentials = False
         self._state.fail_status = None
         self._state.expires_in = 300
+        self._state.anonymous_actions = ("pull",)
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -226,7 +237,7 @@ class TokenIssuer:
             kind, _, rest = scope.partition(":")
             name, _, actions = rest.rpartition(":")
             wanted = [a for a in actions.split(",") if a]
-            allowed = wanted if user else [a for a in wanted if a == "pull"]
+            allowed = wanted if user else [a for a in wanted if a in state.anonymous_actions]
             access.append({"type": kind, "name": name, "actions": allowed})
         token = self.mint(access, subject=user or "")
         answer(
