@@ -1,4 +1,4 @@
-"""Alembic environment for tagwatch: the database URL and how migrations run (batch mode on SQLite)."""
+"""Alembic environment for tagwatch: the database URL and how migrations run (batch on SQLite)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def _run(connection: Connection) -> None:
         _configure(connection)
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
             context.run_migrations()
     finally:
         if sqlite and not connection.in_transaction():

@@ -116,7 +116,9 @@ def migrations_dir() -> Path:
         if (candidate / "env.py").is_file():
             return candidate
     searched = ", ".join(str(c) for c in candidates)
-    raise StoreError(f"cannot find the database migrations (looked in {searched}); set {MIGRATIONS_ENV}")
+    raise StoreError(
+        f"cannot find the database migrations (looked in {searched}); set {MIGRATIONS_ENV}"
+    )
 
 
 def _config(url: str | None = None, connection: Connection | None = None) -> Config:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -73,7 +73,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
 
 
 class WatchRow(Base):
@@ -142,7 +145,7 @@ class BuildPlatformRow(Base):
 
 
 class OutboxRow(Base):
-    """An alert waiting for delivery (or delivered: `delivered_at` set). `key` makes it idempotent."""
+    """An alert waiting for delivery (delivered once `delivered_at` is set); `key` is unique."""
 
     __tablename__ = "outbox"
     __table_args__ = (

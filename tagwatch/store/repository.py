@@ -27,7 +27,15 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tagwatch.core.digests import Digest
-from tagwatch.core.moves import BuildInfo, Observation, Sighting, Source, TagHistory, TagMove, moves_of
+from tagwatch.core.moves import (
+    BuildInfo,
+    Observation,
+    Sighting,
+    Source,
+    TagHistory,
+    TagMove,
+    moves_of,
+)
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import StoreError
 from tagwatch.store.engine import (
@@ -153,7 +161,9 @@ class StoreTx:
                 added_at=_aware(now or datetime.now(UTC)),
                 **values,
             )
-            .on_conflict_do_nothing(index_elements=[WatchRow.host, WatchRow.repository, WatchRow.tag])
+            .on_conflict_do_nothing(
+                index_elements=[WatchRow.host, WatchRow.repository, WatchRow.tag]
+            )
             .returning(WatchRow.id)
         )
         if inserted is not None:
@@ -252,7 +262,7 @@ class StoreTx:
         )
 
     def moves(self, ref: ImageRef | None = None, *, since: datetime | None = None) -> list[TagMove]:
-        """The audit trail (one move per sighting, as `moves_of`), oldest first; ref=None: all tags."""
+        """The audit trail (a move per sighting, as `moves_of`), oldest first; None: all tags."""
         histories = self.histories(None if ref is None else [ref])
         moves = [m for h in histories.values() for m in moves_of(h)]
         if since is not None:
@@ -317,7 +327,14 @@ class StoreTx:
                     last_seen=seen_at,
                     source=observation.source.value,
                 )
-                .on_conflict_do_nothing(index_elements=[SightingRow.host, SightingRow.repository, SightingRow.tag, SightingRow.seq])
+                .on_conflict_do_nothing(
+                    index_elements=[
+                        SightingRow.host,
+                        SightingRow.repository,
+                        SightingRow.tag,
+                        SightingRow.seq,
+                    ]
+                )
                 .returning(SightingRow.id)
             )
             if inserted is not None:
@@ -379,7 +396,7 @@ class StoreTx:
         return found
 
     def builds(self, digests: Iterable[Digest]) -> dict[Digest, BuildInfo]:
-        """The recorded builds of `digests` (missing ones left out), platforms filled for indexes."""
+        """The recorded builds of `digests` (unknown ones left out), with platforms for indexes."""
         wanted = sorted({str(d) for d in digests})
         rows: list[BuildRow] = []
         platforms: dict[str, dict[str, Digest]] = {}
@@ -483,7 +500,6 @@ class StoreTx:
             )
             .execution_options(synchronize_session=False)
         ).all()
-        rows.sort(key=lambda r: (r.next_attempt_at, r.id))
         return [
             OutboxItem(
                 id=r.id,
@@ -494,7 +510,7 @@ class StoreTx:
                 attempts=r.attempts,
                 created_at=r.created_at,
             )
-            for r in rows
+            for r in sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
         ]
 
     def mark_delivered(self, item_id: int, *, now: datetime) -> None:
@@ -542,7 +558,10 @@ class StoreTx:
         acquired = self._returned(
             statement.on_conflict_do_update(
                 index_elements=["name"],
-                set_={"holder": statement.excluded.holder, "expires_at": statement.excluded.expires_at},
+                set_={
+                    "holder": statement.excluded.holder,
+                    "expires_at": statement.excluded.expires_at,
+                },
                 where=condition,
             ).returning(LeaseRow.name)
         )
@@ -620,9 +639,8 @@ class Store:
             with self._sessions.begin() as session:
                 yield StoreTx(session)
         except (OperationalError, InterfaceError) as exc:
-            raise StoreError(
-                f"database {self.engine.url.render_as_string(hide_password=True)}: {_first_line(exc)}"
-            ) from exc
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"database {where}: {_first_line(exc)}") from exc
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,8 +1,10 @@
-"""Store fixtures: every store test runs on SQLite (a temp file) and on PostgreSQL (a session database).
+"""Store fixtures: each test runs on SQLite (a temp file) and PostgreSQL (a database per session).
 
 `store_url` is the URL of a migrated, empty database; `store` an open Store on it;
 `empty_url` a database with nothing in it (not even the schema). Other test packages can
-reuse them: `from tests.store.conftest import pg_database, sqlite_template, store, store_url  # noqa: F401`.
+reuse them in their conftest.py:
+
+    from tests.store.conftest import pg_database, sqlite_template, store, store_url  # noqa: F401
 """
 
 from __future__ import annotations
