@@ -1,0 +1,300 @@
+"""`tagwatch skew` and `tagwatch verify`: digest skew in the cluster, and the post-deploy gate."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.table import Table
+
+from tagwatch.app.context import open_store, registry_client, registry_settings
+from tagwatch.app.skew import ScanResult, report_json, scan_skew
+from tagwatch.app.verify import VerifyResult, parse_target, verify_workload
+from tagwatch.cli.common import (
+    ConfigOption,
+    DbOption,
+    Output,
+    console,
+    err_console,
+    handle_errors,
+    print_json,
+)
+from tagwatch.cluster import ClusterSettings, connect
+from tagwatch.core.skew import PodState, WorkloadFinding
+from tagwatch.errors import UsageError
+
+if TYPE_CHECKING:
+    from lightkube import AsyncClient
+
+    from tagwatch.registry import RegistryClient
+    from tagwatch.store import Store
+
+__all__ = ["parse_duration", "skew", "verify"]
+
+T = TypeVar("T")
+
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace", "-n", help="Namespace (default: the context's).", show_default=False
+    ),
+]
+ContextOption = Annotated[
+    str | None,
+    typer.Option("--context", help="kubeconfig context to use.", show_default=False),
+]
+KubeconfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        help="kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config).",
+        show_default=False,
+    ),
+]
+OfflineOption = Annotated[
+    bool,
+    typer.Option("--offline", help="Use only the recorded history; do not ask the registries."),
+]
+
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?")
+
+
+def parse_duration(raw: str) -> float:
+    """`5m`, `90s`, `1h30m`, `300` -> seconds; UsageError otherwise."""
+    match = _DURATION.fullmatch(raw.strip())
+    if not raw.strip() or match is None or not any(match.groups()):
+        raise UsageError(f"cannot read duration {raw!r}: use e.g. 90s, 5m, 1h30m")
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+async def _with_cluster(
+    settings: ClusterSettings,
+    db: str | None,
+    config: str | None,
+    offline: bool,
+    work: Callable[..., Awaitable[T]],
+) -> T:
+    """Open the store, the cluster client and (unless offline) the registry client around `work`."""
+    client = connect(settings)
+    try:
+        store = open_store(db)
+        try:
+            if offline:
+                return await work(client, store, None)
+            async with registry_client(registry_settings(config)) as registry:
+                return await work(client, store, registry)
+        finally:
+            store.close()
+    finally:
+        await client.close()
+
+
+def _status(f: WorkloadFinding) -> str:
+    if f.skewed:
+        return "[bold red]SKEWED[/]"
+    if f.at_risk:
+        return "[bold yellow]AT RISK[/]"
+    if any(p.state is PodState.STALE for p in f.pods):
+        return "[yellow]stale[/]"
+    if not f.rollout.complete:
+        return "[cyan]rolling out[/]"
+    return "[green]ok[/]"
+
+
+def _short(key: str) -> str:
+    algo, _, hexpart = key.rpartition(":")
+    prefix = "id:" if key.startswith("image-id:") else ""
+    return prefix + (hexpart[:12] if algo else key[:12])
+
+
+def _print_table(result: ScanResult) -> None:
+    report = result.report
+    table = Table(
+        "NAMESPACE", "WORKLOAD", "CONTAINER", "IMAGE", "STATUS", "RUNNING", "TAG NOW", box=None
+    )
+    for f in report.findings:
+        running = ", ".join(f"{_short(d)} x{len(p)}" for d, p in f.digests.items()) or "-"
+        table.add_row(
+            f.key.namespace,
+            f"{f.key.kind.lower()}/{f.key.name}",
+            f.container,
+            f.image,
+            _status(f),
+            running,
+            f.tag_digest_now.short if f.tag_digest_now else "-",
+        )
+    console.print(table)
+    for f in report.findings:
+        if not (f.skewed or f.at_risk):
+            continue
+        title = "skewed" if f.skewed else "at risk"
+        console.print(
+            f"\n[bold]{f.key.kind.lower()}/{f.key.name} -n {f.key.namespace}[/] "
+            f"container {f.container} ({f.image}): {title}",
+        )
+        for reason in f.reasons:
+            console.print(f"  {reason}", markup=False)
+        if f.risk:
+            console.print(f"  {f.risk}", markup=False)
+        for p in f.pods:
+            digest = _short(p.digest) if p.digest else "unknown"
+            console.print(
+                f"  {p.name} on {p.node or '?'}: {digest} [{p.state.value}] {p.explanation}",
+                markup=False,
+            )
+        rollout = "complete" if f.rollout.complete else "NOT complete"
+        console.print(f"  rollout: {rollout} ({f.rollout.reason})", markup=False)
+        if f.last_move_at:
+            recent = " (re-pushed within 24h)" if f.repushed_recently else ""
+            console.print(f"  tag last moved: {f.last_move_at.isoformat()}{recent}", markup=False)
+        for fix in f.remediation:
+            console.print(f"  fix: {fix}", markup=False)
+    skewed = sum(1 for f in report.findings if f.skewed)
+    risky = sum(1 for f in report.findings if f.at_risk)
+    console.print(
+        f"\n{len(report.findings)} workload containers, {skewed} skewed, {risky} at risk",
+        markup=False,
+    )
+
+
+@handle_errors
+def skew(
+    namespace: NamespaceOption = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Scan every namespace.")
+    ] = False,
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+    selector: Annotated[
+        str | None,
+        typer.Option("--selector", "-l", help="Label selector for pods, e.g. app=web,tier!=db."),
+    ] = None,
+    offline: OfflineOption = False,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Find replicas of one workload running different bytes under the same tag.
+
+    Groups pods by their owner (Deployment, StatefulSet, DaemonSet, Job, CronJob, bare pod),
+    refreshes the tags they run from the registry (unless --offline), and cross-references
+    each container with its tag's history: current, stale, ahead or unknown, with the move that
+    explains it, the nodes a new pod would pull different bytes on, and the fix.
+
+    Exit code 1 when any workload is skewed, 0 when none, 2 for bad input or configuration.
+
+    Example: tagwatch skew -A --context prod -o json
+    """
+    if output is Output.csv:
+        raise UsageError("skew prints table or json")
+    if namespace and all_namespaces:
+        raise UsageError("use either --namespace or --all-namespaces, not both")
+    settings = ClusterSettings(kubeconfig=kubeconfig, context=context)
+
+    async def work(
+        client: AsyncClient, store: Store, registry: RegistryClient | None
+    ) -> ScanResult:
+        ns = None if all_namespaces else (namespace or client.namespace)
+        return await scan_skew(
+            cluster=client, store=store, registry=registry, namespace=ns, selector=selector
+        )
+
+    result: ScanResult = asyncio.run(_with_cluster(settings, db, config, offline, work))
+    for message in result.refresh_errors:
+        err_console.print(f"warning: could not refresh {message}", markup=False)
+    if output is Output.json:
+        print_json(report_json(result))
+    else:
+        _print_table(result)
+    if result.report.skewed:
+        raise typer.Exit(1)
+
+
+def _print_verdict(result: VerifyResult) -> None:
+    v = result.verdict
+    name = f"{v.key.kind.lower()}/{v.key.name} -n {v.key.namespace}"
+    if result.timed_out:
+        console.print(
+            f"[bold red]FAIL[/] {name}: rollout did not complete within the timeout "
+            f"({v.rollout.reason})"
+        )
+    elif v.passed:
+        console.print(f"[bold green]PASS[/] {name}: {v.ready_pods} ready pods")
+    else:
+        console.print(f"[bold red]FAIL[/] {name}: rollout {v.rollout.reason}")
+    if v.ready_pods == 0:
+        console.print("  no ready pods", markup=False)
+    for c in v.containers:
+        want = str(c.expected) if c.expected else "unknown"
+        if c.passed:
+            console.print(f"  {c.container} ({c.image}): runs {want}", markup=False)
+            continue
+        console.print(f"  {c.container} ({c.image}): {c.problem}", markup=False)
+        for fix in c.fix:
+            console.print(f"    fix: {fix}", markup=False)
+
+
+@handle_errors
+def verify(
+    target: Annotated[str, typer.Argument(help="KIND/NAME: deployment/web, sts/db, ds/agent.")],
+    namespace: NamespaceOption = None,
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="How long to wait for the rollout (90s, 5m, 1h).")
+    ] = "5m",
+    interval: Annotated[
+        str, typer.Option("--interval", help="How often to poll the rollout.")
+    ] = "2s",
+    context: ContextOption = None,
+    kubeconfig: KubeconfigOption = None,
+    offline: OfflineOption = False,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Gate a deploy: wait for the rollout, then pass only if every ready pod runs the tag's bytes.
+
+    Passes (exit 0) when the rollout completed (kubectl's rule) and, for each container, every
+    ready pod runs one digest equal to what its tag points to now (refreshed from the
+    registry unless --offline) or to the pinned digest. Otherwise exit 1 with what differs
+    and the fix; exit 2 for bad input or configuration. Run it right after kubectl apply.
+
+    Example: tagwatch verify deployment/web -n shop --timeout 5m
+    """
+    if output is Output.csv:
+        raise UsageError("verify prints table or json")
+    kind, name = parse_target(target)
+    wait_for = parse_duration(timeout)
+    every = parse_duration(interval)
+    settings = ClusterSettings(kubeconfig=kubeconfig, context=context)
+
+    async def work(
+        client: AsyncClient, store: Store, registry: RegistryClient | None
+    ) -> VerifyResult:
+        return await verify_workload(
+            cluster=client,
+            store=store,
+            registry=registry,
+            kind=kind,
+            name=name,
+            namespace=namespace or client.namespace,
+            wait_for=wait_for,
+            interval=every,
+        )
+
+    result: VerifyResult = asyncio.run(_with_cluster(settings, db, config, offline, work))
+    for message in result.refresh_errors:
+        err_console.print(f"warning: could not refresh {message}", markup=False)
+    if output is Output.json:
+        data = result.verdict.to_json()
+        data["passed"] = result.passed
+        data["timed_out"] = result.timed_out
+        data["waited_seconds"] = round(result.waited, 3)
+        print_json(data)
+    else:
+        _print_verdict(result)
+    if not result.passed:
+        raise typer.Exit(1)
