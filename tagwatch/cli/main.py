@@ -4,13 +4,42 @@ from __future__ import annotations
 
 import typer
 
+from tagwatch import __version__
+from tagwatch.cli.check import check
+from tagwatch.cli.db import db_app
+from tagwatch.cli.history import history
+from tagwatch.cli.skew import skew, verify
+from tagwatch.cli.watch import watch_app
+
 app = typer.Typer(
     name="tagwatch",
     help="Watch image tags, keep their digest history, and find digest skew in Kubernetes.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.add_typer(watch_app, name="watch")
+app.add_typer(db_app, name="db")
+app.command("check")(check)
+app.command("history")(history)
+app.command("skew")(skew)
+app.command("verify")(verify)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tagwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """tagwatch: a tag is a mutable pointer, a digest is the truth."""
 
 
 def main() -> None:

@@ -1,0 +1,93 @@
+"""`tagwatch check`: ask the registries now, record what moved, print it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tagwatch.app.check import CheckResult, run_check
+from tagwatch.app.context import open_store, registry_client, registry_settings
+from tagwatch.cli.common import (
+    ConfigOption,
+    DbOption,
+    Output,
+    console,
+    err_console,
+    handle_errors,
+    parse_refs,
+    print_json,
+)
+from tagwatch.core.references import ImageRef
+from tagwatch.errors import UsageError
+
+_STYLE = {
+    "moved": "bold yellow",
+    "repointed": "bold magenta",
+    "deleted": "bold red",
+    "restored": "bold cyan",
+    "first_seen": "green",
+    "unchanged": "dim",
+    "error": "bold red",
+}
+
+
+async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> list[CheckResult]:
+    store = open_store(db)
+    try:
+        if not refs:
+            with store.begin() as tx:
+                refs = [w.ref for w in tx.watches()]
+        if not refs:
+            return []
+        async with registry_client(registry_settings(config)) as registry:
+            return await run_check(refs, registry=registry, store=store)
+    finally:
+        store.close()
+
+
+@handle_errors
+def check(
+    refs: Annotated[
+        list[str] | None, typer.Argument(help="References to check (default: every watched tag).")
+    ] = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check tags now, record any move in the history, and print what changed.
+
+    Exit code 0 when every check succeeded, 1 when any failed, 2 for bad input.
+
+    Example: tagwatch check nginx:1.27 ghcr.io/org/app:prod -o json
+    """
+    if output is Output.csv:
+        raise UsageError("check prints table or json")
+    parsed = parse_refs(refs or [])
+    results = asyncio.run(_check(parsed, db, config))
+    if not results:
+        err_console.print("nothing to check: add tags with `tagwatch watch add REF` or name them")
+        return
+    if output is Output.json:
+        print_json([r.to_json() for r in results])
+    else:
+        table = Table("REF", "CHANGE", "DIGEST", "PREVIOUS", "PLATFORMS", "REVISION", box=None)
+        for r in results:
+            row = r.to_json()
+            change = row["change"]
+            table.add_row(
+                row["ref"],
+                f"[{_STYLE.get(change, '')}]{change}[/]",
+                r.digest.short if r.digest else "-",
+                r.move.from_digest.short if r.move and r.move.from_digest else "-",
+                str(len(row["platforms"])) if row["platforms"] else "-",
+                (row["revision"] or "-")[:12],
+            )
+        console.print(table)
+        for r in results:
+            if r.error:
+                err_console.print(f"error: {r.ref}: {r.error}", markup=False)
+    if any(r.error for r in results):
+        raise typer.Exit(1)

@@ -1,0 +1,110 @@
+"""What every command shares: options, output formats, time parsing, errors into exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from tagwatch.core.references import ImageRef
+from tagwatch.errors import TagwatchError, UsageError
+
+__all__ = [
+    "ConfigOption",
+    "DbOption",
+    "Output",
+    "console",
+    "err_console",
+    "handle_errors",
+    "parse_refs",
+    "parse_when",
+    "print_json",
+]
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="TAGWATCH_DATABASE_URL",
+        help="Database URL (default: sqlite:///tagwatch.db; postgresql://… for production).",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="TAGWATCH_CONFIG",
+        help="tagwatch YAML configuration (registries, credentials, watches).",
+        show_default=False,
+    ),
+]
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a TagwatchError into one line on stderr and its exit code (2 usage, 1 failure)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TagwatchError as exc:
+            err_console.print(f"error: {exc}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def parse_refs(raw: Sequence[str]) -> list[ImageRef]:
+    """Parse every reference before anything is written, so one bad one changes nothing."""
+    return [ImageRef.parse(r) for r in raw]
+
+
+_RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(raw: str, *, now: datetime) -> datetime:
+    """An ISO 8601 time (UTC when no zone is given) or a span ago: `90m`, `2h`, `7d`."""
+    text = raw.strip()
+    relative = _RELATIVE.fullmatch(text)
+    if relative:
+        amount, unit = relative.groups()
+        return now - timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"cannot read time {raw!r}: use ISO 8601 (2026-11-29T10:00:00Z) "
+            "or a span ago (90m, 2h, 7d)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")

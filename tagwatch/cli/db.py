@@ -1,0 +1,22 @@
+"""`tagwatch db upgrade`: apply the database migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from tagwatch.cli.common import DbOption, console, handle_errors
+from tagwatch.store import database_url, upgrade
+
+db_app = typer.Typer(help="Manage the database.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+@handle_errors
+def upgrade_(db: DbOption = None) -> None:
+    """Upgrade the database schema to the latest version (safe to run again).
+
+    Example: tagwatch db upgrade --db postgresql://tagwatch@db:5432/tagwatch
+    """
+    url = database_url(db)
+    upgrade(url)
+    console.print("database is at the latest schema")

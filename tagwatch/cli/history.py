@@ -1,0 +1,125 @@
+"""`tagwatch history`: the audit trail of what tags pointed to, and when."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tagwatch.app.check import utcnow
+from tagwatch.app.context import open_store
+from tagwatch.cli.common import DbOption, Output, console, handle_errors, parse_when, print_json
+from tagwatch.core.moves import TagMove
+from tagwatch.core.references import ImageRef
+from tagwatch.errors import UsageError
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
+
+
+def move_json(move: TagMove) -> dict[str, Any]:
+    return {
+        "ref": str(move.ref),
+        "change": move.change.value,
+        "from_digest": str(move.from_digest) if move.from_digest else None,
+        "to_digest": str(move.to_digest) if move.to_digest else None,
+        "detected_at": _iso(move.detected_at),
+        "window_start": _iso(move.window_start),
+        "source": move.source.value,
+    }
+
+
+@handle_errors
+def history(
+    ref: Annotated[
+        str | None, typer.Argument(help="A tag; all recorded tags when left out.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only moves detected since: ISO 8601 or a span ago (2h, 7d).")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="What did REF point to at this time? ISO 8601 or a span ago.")
+    ] = None,
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.table,
+    db: DbOption = None,
+) -> None:
+    """Show the audit trail of tag moves, oldest first.
+
+    Examples:
+      tagwatch history ghcr.io/org/app:prod --since 7d
+      tagwatch history nginx:1.27 --at 2026-11-20T09:30:00Z -o json
+    """
+    now = utcnow()
+    parsed = ImageRef.parse(ref).untagged() if ref else None
+    since_t = parse_when(since, now=now) if since else None
+    at_t = parse_when(at, now=now) if at else None
+    if at_t is not None and parsed is None:
+        raise UsageError("--at needs a REF: which tag should be looked up?")
+    store = open_store(db)
+    with store.begin() as tx:
+        if at_t is not None and parsed is not None:
+            _print_at(parsed, at_t, tx.history(parsed), output)
+            return
+        moves = tx.moves(parsed, since=since_t)
+    rows = [move_json(m) for m in moves]
+    if output is Output.json:
+        print_json(rows)
+    elif output is Output.csv:
+        fields = [
+            "ref",
+            "change",
+            "from_digest",
+            "to_digest",
+            "detected_at",
+            "window_start",
+            "source",
+        ]
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        table = Table("DETECTED", "REF", "CHANGE", "FROM", "TO", "SOURCE", box=None)
+        for m in moves:
+            table.add_row(
+                m.detected_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                str(m.ref),
+                m.change.value,
+                m.from_digest.short if m.from_digest else "-",
+                m.to_digest.short if m.to_digest else "-",
+                m.source.value,
+            )
+        console.print(table)
+
+
+def _print_at(ref: ImageRef, at: datetime, tag_history: Any, output: Output) -> None:
+    candidates = tag_history.at(at)
+    digests = [str(s.digest) if s.digest else None for s in candidates]
+    answer = {
+        "ref": str(ref),
+        "at": _iso(at),
+        "digest": digests[0] if len(digests) == 1 else None,
+        "certain": len(digests) == 1,
+        "candidates": digests,
+    }
+    if output is Output.json:
+        print_json(answer)
+        return
+    if not candidates:
+        console.print(f"{ref} was not yet recorded at {answer['at']}", markup=False)
+    elif len(candidates) == 1:
+        console.print(
+            f"{ref} pointed to {digests[0] or '(nothing: deleted)'} at {answer['at']}", markup=False
+        )
+    else:
+        console.print(
+            f"{ref} moved around {answer['at']}: from {digests[0]} to {digests[1]} "
+            f"(between {_iso(candidates[0].last_seen)} and {_iso(candidates[1].first_seen)})",
+            markup=False,
+        )
+    if not candidates:
+        raise typer.Exit(1)
