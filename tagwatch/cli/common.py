@@ -29,8 +29,10 @@ __all__ = [
     "print_json",
 ]
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output keeps whole references and digests instead of folding them to 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 250
+console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 
 DbOption = Annotated[
     str | None,
