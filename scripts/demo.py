@@ -1,4 +1,4 @@
-"""Walk through tagwatch's main job against a local registry: watch, check, re-push, check, history."""
+"""Walk through tagwatch's main job on a local registry: watch, check, re-push, check, history."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.registry import TestRegistry  # noqa: E402
+from tests.support.registry import TestRegistry
 
 
 def tagwatch(*args: str) -> None:
@@ -37,7 +37,7 @@ def main() -> None:
             )
             tagwatch("check", "-o", "json")
             tagwatch("history", ref)
-            print("\nThe history is in ./tagwatch.db (SQLite); try `uv run tagwatch history -o json`.")
+            print("\nThe history is in ./tagwatch.db (SQLite): `uv run tagwatch history -o json`.")
         finally:
             registry.close()
 
