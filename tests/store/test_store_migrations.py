@@ -155,3 +155,14 @@ def test_database_url_defaults_to_sqlite_and_maps_postgres_to_psycopg(
     raw: str | None, expected: str
 ) -> None:
     assert database_url(raw) == expected
+
+
+def test_the_wheel_ships_the_migrations_where_migrations_dir_looks() -> None:
+    import tomllib
+
+    import tagwatch.store.engine
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    force_include = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    looked_at = Path(tagwatch.store.engine.__file__).parent / "migrations"
+    assert force_include["migrations"] == looked_at.relative_to(REPO).as_posix()
