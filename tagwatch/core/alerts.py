@@ -265,6 +265,9 @@ def _skew_payload(
             for p in pods
         ],
         "fix": _fix(finding),
+        "remediation": [str(r) for r in finding.get("remediation") or []],
+        "reasons": [str(r) for r in finding.get("reasons") or []],
+        "risk": None if finding.get("risk") is None else str(finding.get("risk")),
         "labels": dict(sorted(labels.items())),
     }
 
@@ -275,11 +278,14 @@ def alerts_for_skew(
     routes: Sequence[Route],
     labels: Mapping[str, str],
 ) -> list[Alert]:
-    """One alert per destination for a skewed workload (the cluster scan's JSON shape).
+    """One alert per destination for a skewed workload (the cluster scan's JSON shape,
+    `WorkloadFinding.to_json`); none when the finding says it is not skewed.
 
     The finding's `image` is parsed to route by tag; an image that does not parse is
     routed only by routes without patterns.
     """
+    if finding.get("skewed") is False:
+        return []
     image = _s(finding.get("image"))
     ref: ImageRef | None
     try:

@@ -1,5 +1,6 @@
 """Slack notifications: render(alert) -> blocks, destinations over slack_sdk, the outbox worker."""
 
+from tagwatch.notify.outbox import alert_on_move, enqueue_alerts, enqueue_skew
 from tagwatch.notify.render import render
 from tagwatch.notify.slack import (
     BotDestination,
@@ -18,6 +19,9 @@ __all__ = [
     "Destination",
     "Pacer",
     "WebhookDestination",
+    "alert_on_move",
     "deliver_due",
+    "enqueue_alerts",
+    "enqueue_skew",
     "render",
 ]

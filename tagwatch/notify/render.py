@@ -174,6 +174,11 @@ def _render_skew(payload: Mapping[str, Any]) -> tuple[str, list[Block]]:
     blocks: list[Block] = [_header(f"Digest skew: {workload} ({namespace})")]
     cluster = payload.get("cluster")
     where = f" in cluster {_code(_esc(str(cluster)))}" if cluster else ""
+    reasons = [str(r) for r in payload.get("reasons") or []]
+    risk = payload.get("risk")
+    why = "\n".join(f"• {_esc(r)}" for r in reasons)
+    if risk:
+        why = f"*Risk* {_esc(str(risk))}" + (f"\n{why}" if why else "")
     blocks.append(
         _section(
             f"*Workload* {_code(_esc(workload))} in namespace {_code(_esc(namespace))}{where}, "
@@ -182,12 +187,14 @@ def _render_skew(payload: Mapping[str, Any]) -> tuple[str, list[Block]]:
             f"*Tag now* {_code(str(now)) if now else 'unknown'}"
         )
     )
+    if why:
+        blocks.append(_section(why))
     pods: Sequence[Mapping[str, Any]] = payload.get("pods") or []
     by_digest: dict[str, list[Mapping[str, Any]]] = {}
     for pod in pods:
         by_digest.setdefault(str(pod.get("digest") or ""), []).append(pod)
     # Leave room for the header, the summary, the fix, and a possible "…and N more".
-    room = MAX_BLOCKS - 4
+    room = MAX_BLOCKS - len(blocks) - 2
     items = list(digests.items())
     for index, (digest, names) in enumerate(items):
         if index == room - 1 and len(items) > room:
@@ -205,6 +212,9 @@ def _render_skew(payload: Mapping[str, Any]) -> tuple[str, list[Block]]:
         fix_lines.append(f"restart it onto the tag's digest: `{fix['restart']}`")
     if fix.get("pin"):
         fix_lines.append(f"or pin the digest in the spec: `{fix['pin']}`")
+    for step in payload.get("remediation") or []:
+        if str(step) not in (fix.get("restart"), fix.get("pin")):
+            fix_lines.append(f"• {_esc(str(step))}")
     blocks.append(_section("\n".join(fix_lines)))
     return text, _cap_blocks(blocks)
 
