@@ -362,7 +362,7 @@ def _containers(workload: Workload) -> list[tuple[str, bool]]:
     for pod in workload.pods:
         for c in pod.containers:
             names.setdefault(c.name, c.init)
-    return list(names.items())
+    return sorted(names.items(), key=lambda item: not item[1])  # stable: init containers first
 
 
 def _restart_command(key: WorkloadKey) -> str:

@@ -1,0 +1,541 @@
+"""`tagwatch skew` end to end: real registry histories, fixture cluster in real API JSON, the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from tests.cluster.conftest import Cli, Kube, Recorder
+from tests.support import kube_fixtures as kf
+from tests.support.kube_fixtures import C
+from tests.support.registry import TestRegistry
+
+M = timedelta(minutes=1)
+
+
+def _deployment(
+    name: str,
+    image: str,
+    pods: list[tuple[str, str, datetime, str]],
+    *,
+    hash_: str = "5d8f7b",
+    policy: str | None = None,
+    ns: str = "shop",
+    labels: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """A Deployment, its one ReplicaSet, and pods given as (name, node, started, imageID)."""
+    lab = labels or {"app": name}
+    rs = f"{name}-{hash_}"
+    objs = [
+        kf.deployment(
+            name,
+            ns,
+            containers=[C(name, image, pull_policy=policy)],
+            replicas=len(pods),
+            labels=lab,
+        ),
+        kf.replicaset(
+            rs,
+            ns,
+            deployment=name,
+            template_hash=hash_,
+            containers=[C(name, image)],
+            replicas=len(pods),
+            labels=lab,
+        ),
+    ]
+    for pod_name, node, started, image_id in pods:
+        objs.append(
+            kf.pod(
+                pod_name,
+                ns,
+                owner=("ReplicaSet", rs),
+                template_hash=hash_,
+                labels=lab,
+                node=node,
+                containers=[C(name, image, image_id, started, pull_policy=policy)],
+            )
+        )
+    return objs
+
+
+def _one(report: dict[str, Any], name: str, container: str | None = None) -> dict[str, Any]:
+    found = [
+        w
+        for w in report["workloads"]
+        if w["name"] == name and (container is None or w["container"] == container)
+    ]
+    assert len(found) == 1, [(w["name"], w["container"]) for w in report["workloads"]]
+    return found[0]
+
+
+def _two_versions(
+    registry: TestRegistry, repo: str, recorder: Recorder, t0: datetime, tag: str = "prod"
+) -> tuple[str, Any, Any]:
+    """push v1, check at t0 and t0+20m, push v2, check at t0+30m: a move in (t0+20m, t0+30m]."""
+    ref = f"{registry.host}/{repo}:{tag}"
+    v1 = registry.push_image(
+        repo, tag, content="v1", labels={"org.opencontainers.image.revision": "aaaa1111"}
+    )
+    recorder.check([ref], t0)
+    recorder.check([ref], t0 + 20 * M)
+    v2 = registry.push_image(
+        repo, tag, content="v2", labels={"org.opencontainers.image.revision": "bbbb2222"}
+    )
+    recorder.check([ref], t0 + 30 * M)
+    return ref, v1, v2
+
+
+def test_two_pods_one_tag_incident_is_skew_with_the_explaining_move(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref, v1, v2 = _two_versions(registry, repo_name, recorder, t0)
+    name = f"{registry.host}/{repo_name}"
+    k = kube(
+        _deployment(
+            "web",
+            ref,
+            [
+                ("web-5d8f7b-aaaaa", "node-a", t0 + 10 * M, f"{name}@{v1}"),
+                ("web-5d8f7b-bbbbb", "node-b", t0 + 40 * M, f"{name}@{v2}"),
+            ],
+        )
+        + [kf.node("node-a"), kf.node("node-b")]
+    )
+    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    web = _one(report, "web")
+    assert (web["kind"], web["namespace"], web["container"], web["image"]) == (
+        "Deployment",
+        "shop",
+        "web",
+        ref,
+    )
+    assert web["skewed"] is True
+    assert web["digests"] == {str(v1): ["web-5d8f7b-aaaaa"], str(v2): ["web-5d8f7b-bbbbb"]}
+    assert web["tag_digest_now"] == str(v2)
+    pods = {p["name"]: p for p in web["pods"]}
+    old, new = pods["web-5d8f7b-aaaaa"], pods["web-5d8f7b-bbbbb"]
+    assert (old["state"], new["state"]) == ("stale", "current")
+    assert old["node"] == "node-a" and old["digest"] == str(v1)
+    assert old["move"]["from"] == str(v1) and old["move"]["to"] == str(v2)
+    assert old["move"]["from_revision"] == "aaaa1111"
+    assert old["move"]["to_revision"] == "bbbb2222"
+    assert "started before the move" in old["explanation"]
+    assert old["started_at"] == kf.ts(t0 + 10 * M)
+    assert [m["change"] for m in web["moves"]] == ["moved"]
+    assert web["repushed_recently"] is True
+    assert web["rollout"]["complete"] is True
+    assert any("kubectl rollout restart deployment/web -n shop" in r for r in web["remediation"])
+    assert any(f"@{v2}" in r for r in web["remediation"])
+
+    table = cli("skew", "-n", "shop", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    assert "SKEWED" in table.stdout
+    assert "kubectl rollout restart deployment/web -n shop" in table.stdout
+
+
+def test_stuck_rollout_with_two_replicasets_is_not_skew(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    old_ref = f"{registry.host}/{repo_name}:1.0"
+    new_ref = f"{registry.host}/{repo_name}:2.0"
+    v1 = registry.push_image(repo_name, "1.0", content="one")
+    v2 = registry.push_image(repo_name, "2.0", content="two")
+    recorder.check([old_ref, new_ref], t0)
+    name = f"{registry.host}/{repo_name}"
+    lab = {"app": "api"}
+    objs = [
+        kf.deployment(
+            "api",
+            "shop",
+            containers=[C("api", new_ref)],
+            replicas=3,
+            labels=lab,
+            updated=1,
+            available=2,
+            status_replicas=3,
+            progressing_reason="ProgressDeadlineExceeded",
+        ),
+        kf.replicaset(
+            "api-old",
+            "shop",
+            deployment="api",
+            template_hash="old",
+            containers=[C("api", old_ref)],
+            labels=lab,
+            replicas=2,
+        ),
+        kf.replicaset(
+            "api-new",
+            "shop",
+            deployment="api",
+            template_hash="new",
+            containers=[C("api", new_ref)],
+            labels=lab,
+            replicas=1,
+        ),
+    ]
+    for i in range(2):
+        objs.append(
+            kf.pod(
+                f"api-old-{i}",
+                "shop",
+                owner=("ReplicaSet", "api-old"),
+                template_hash="old",
+                labels=lab,
+                containers=[C("api", old_ref, f"{name}@{v1}", t0 + 5 * M)],
+            )
+        )
+    objs.append(
+        kf.pod(
+            "api-new-0",
+            "shop",
+            owner=("ReplicaSet", "api-new"),
+            template_hash="new",
+            labels=lab,
+            containers=[C("api", new_ref, "", state="waiting", ready=False)],
+            ready=False,
+        )
+    )
+    k = kube(objs)
+    report = cli.json("skew", "-n", "shop", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    api = _one(report, "api")
+    assert api["skewed"] is False
+    assert api["rollout"]["complete"] is False
+    assert "progress deadline" in api["rollout"]["reason"]
+    assert api["digests"] == {str(v1): ["api-old-0", "api-old-1"]}
+    assert {p["template"] for p in api["pods"]} == {"api-old", "api-new"}
+    waiting = next(p for p in api["pods"] if p["name"] == "api-new-0")
+    assert (waiting["state"], waiting["digest"]) == ("unknown", None)
+    assert "waiting" in waiting["explanation"]
+    assert v2 is not None
+
+
+def test_same_digest_spelled_two_ways_is_not_skew(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref = f"{registry.host}/{repo_name}:prod"
+    v1 = registry.push_image(repo_name, "prod", content="only")
+    recorder.check([ref], t0)
+    name = f"{registry.host}/{repo_name}"
+    k = kube(
+        _deployment(
+            "web",
+            ref,
+            [
+                ("web-1", "node-a", t0 + M, kf.image_id(name, str(v1), "containerd")),
+                ("web-2", "node-b", t0 + M, kf.image_id(name, str(v1), "docker-pullable")),
+            ],
+        )
+    )
+    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    web = _one(report, "web")
+    assert web["skewed"] is False
+    assert web["digests"] == {str(v1): ["web-1", "web-2"]}
+    assert {p["state"] for p in web["pods"]} == {"current"}
+
+
+def test_index_and_its_platform_child_are_one_build(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref = f"{registry.host}/{repo_name}:multi"
+    index = registry.push_index(repo_name, "multi", {"linux/amd64": "a", "linux/arm64": "b"})
+    children = registry.child_digests(repo_name, index)
+    recorder.check([ref], t0)
+    name = f"{registry.host}/{repo_name}"
+    k = kube(
+        _deployment(
+            "web",
+            ref,
+            [
+                ("web-1", "node-a", t0 + M, f"{name}@{index}"),  # containerd: the index
+                ("web-2", "node-b", t0 + M, f"docker-pullable://{name}@{children['linux/amd64']}"),
+            ],
+        )
+    )
+    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    web = _one(report, "web")
+    assert web["skewed"] is False
+    assert web["digests"] == {str(index): ["web-1", "web-2"]}
+    assert {p["state"] for p in web["pods"]} == {"current"}
+
+
+def test_workloads_sharing_an_app_label_are_grouped_by_owner(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref, v1, v2 = _two_versions(registry, repo_name, recorder, t0)
+    name = f"{registry.host}/{repo_name}"
+    lab = {"app": "web"}
+    stable = _deployment(
+        "web",
+        ref,
+        [
+            ("web-s1", "node-a", t0 + 10 * M, f"{name}@{v1}"),
+            ("web-s2", "node-a", t0 + 12 * M, f"{name}@{v1}"),
+        ],
+        labels=lab,
+    )
+    canary = _deployment(
+        "web-canary",
+        ref,
+        [("web-c1", "node-b", t0 + 40 * M, f"{name}@{v2}")],
+        hash_="77c9d",
+        labels=lab,
+    )
+    other = _deployment(
+        "db",
+        ref,
+        [("db-1", "node-b", t0 + 40 * M, f"{name}@{v2}")],
+        hash_="1a2b3",
+        labels={"app": "db"},
+    )
+    k = kube(stable + canary + other)
+    report = cli.json(
+        "skew", "-A", "-l", "app=web", "--offline", "--kubeconfig", str(k.kubeconfig), code=0
+    )
+    assert sorted(w["name"] for w in report["workloads"]) == ["web", "web-canary"]
+    assert _one(report, "web")["skewed"] is False
+    assert _one(report, "web-canary")["skewed"] is False
+    assert {p["state"] for p in _one(report, "web")["pods"]} == {"stale"}
+    assert {p["state"] for p in _one(report, "web-canary")["pods"]} == {"current"}
+
+
+def test_multi_container_pod_reports_each_container_and_its_skew(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    app_ref = f"{registry.host}/{repo_name}:app"
+    side_ref, s1, s2 = _two_versions(registry, repo_name, recorder, t0, tag="sidecar")
+    init_ref = f"{registry.host}/{repo_name}:init"
+    a = registry.push_image(repo_name, "app", content="app")
+    i = registry.push_image(repo_name, "init", content="init")
+    recorder.check([app_ref, init_ref], t0 + 31 * M)
+    name = f"{registry.host}/{repo_name}"
+    lab = {"app": "shop"}
+    objs = [
+        kf.deployment(
+            "shop",
+            "shop",
+            containers=[C("app", app_ref), C("proxy", side_ref)],
+            replicas=2,
+            labels=lab,
+        ),
+        kf.replicaset(
+            "shop-9f8e",
+            "shop",
+            deployment="shop",
+            template_hash="9f8e",
+            containers=[C("app", app_ref)],
+            labels=lab,
+        ),
+    ]
+    for pod_name, sidecar, started in (
+        ("shop-9f8e-1", s1, t0 + 5 * M),
+        ("shop-9f8e-2", s2, t0 + 45 * M),
+    ):
+        objs.append(
+            kf.pod(
+                pod_name,
+                "shop",
+                owner=("ReplicaSet", "shop-9f8e"),
+                template_hash="9f8e",
+                labels=lab,
+                containers=[
+                    C("app", app_ref, f"{name}@{a}", started),
+                    C("proxy", side_ref, f"{name}@{sidecar}", started),
+                ],
+                init_containers=[
+                    C("migrate", init_ref, f"{name}@{i}", started, state="terminated")
+                ],
+            )
+        )
+    k = kube(objs)
+    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    assert [w["container"] for w in report["workloads"]] == ["migrate", "app", "proxy"]
+    assert _one(report, "shop", "app")["skewed"] is False
+    assert _one(report, "shop", "migrate")["skewed"] is False
+    assert _one(report, "shop", "migrate")["init_container"] is True
+    proxy = _one(report, "shop", "proxy")
+    assert proxy["skewed"] is True
+    assert proxy["digests"] == {str(s1): ["shop-9f8e-1"], str(s2): ["shop-9f8e-2"]}
+
+
+def _uniform_stale(
+    registry: TestRegistry, repo: str, recorder: Recorder, t0: datetime, policy: str
+) -> tuple[str, Any, Any, list[dict[str, Any]]]:
+    ref, v1, v2 = _two_versions(registry, repo, recorder, t0)
+    name = f"{registry.host}/{repo}"
+    pods = [(f"web-{i}", "node-a", t0 + 10 * M, f"{name}@{v1}") for i in range(2)]
+    return ref, v1, v2, _deployment("web", ref, pods, policy=policy)
+
+
+def test_always_pull_policy_puts_a_uniform_stale_workload_at_risk_on_every_node(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref, v1, v2, objs = _uniform_stale(registry, repo_name, recorder, t0, "Always")
+    name = f"{registry.host}/{repo_name}"
+    cached = [[f"{name}@{v1}", ref]]
+    k = kube(objs + [kf.node("node-a", images=cached), kf.node("node-b")])
+    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    web = _one(report, "web")
+    assert (web["skewed"], web["at_risk"]) == (False, True)
+    assert web["nodes"] == {"node-a": str(v2), "node-b": str(v2)}
+    assert "imagePullPolicy Always" in web["risk"]
+    assert {p["state"] for p in web["pods"]} == {"stale"}
+
+
+def test_if_not_present_predicts_per_node_cache_and_capped_lists_are_unknown(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref, v1, v2, objs = _uniform_stale(registry, repo_name, recorder, t0, "IfNotPresent")
+    name = f"{registry.host}/{repo_name}"
+    filler = [[f"registry.example/filler/{i}@sha256:{i:064x}"] for i in range(50)]
+    nodes = [
+        kf.node("node-a", images=[[f"{name}@{v1}", ref]]),  # holds the old bytes under the tag
+        kf.node("node-b", images=[["registry.example/other@sha256:" + "e" * 64]]),  # complete list
+        kf.node("node-c", images=filler),  # capped at 50: absence proves nothing
+    ]
+    k = kube(objs + nodes)
+    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    web = _one(report, "web")
+    assert web["nodes"] == {"node-a": str(v1), "node-b": str(v2), "node-c": None}
+    assert web["at_risk"] is True
+    assert "node-b" in web["risk"] and "node-a" not in web["risk"].split("cannot tell")[0]
+    assert "node-c" in web["risk"].split("cannot tell")[1]
+
+
+def test_if_not_present_with_old_bytes_cached_everywhere_is_not_at_risk(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref, v1, _v2, objs = _uniform_stale(registry, repo_name, recorder, t0, "IfNotPresent")
+    name = f"{registry.host}/{repo_name}"
+    nodes = [kf.node(n, images=[[f"{name}@{v1}", ref]]) for n in ("node-a", "node-b")]
+    k = kube(objs + nodes)
+    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    web = _one(report, "web")
+    assert (web["skewed"], web["at_risk"]) == (False, False)
+    assert web["nodes"] == {"node-a": str(v1), "node-b": str(v1)}
+    assert {p["state"] for p in web["pods"]} == {"stale"}
+
+
+def test_skew_refreshes_tags_from_the_registry_unless_offline(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref = f"{registry.host}/{repo_name}:prod"
+    v1 = registry.push_image(repo_name, "prod", content="v1")
+    recorder.check([ref], t0)
+    v2 = registry.push_image(repo_name, "prod", content="v2")  # not recorded yet
+    name = f"{registry.host}/{repo_name}"
+    k = kube(_deployment("web", ref, [("web-1", "node-a", t0 + M, f"{name}@{v1}")]))
+    offline = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    assert _one(offline, "web")["tag_digest_now"] == str(v1)
+    online = cli.json("skew", "-A", "--kubeconfig", str(k.kubeconfig), code=0)
+    web = _one(online, "web")
+    assert web["tag_digest_now"] == str(v2)
+    assert [p["state"] for p in web["pods"]] == ["stale"]
+    assert online["refresh_errors"] == []
+
+
+def test_pod_newer_than_the_last_check_running_unknown_bytes_is_ahead(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref = f"{registry.host}/{repo_name}:prod"
+    v1 = registry.push_image(repo_name, "prod", content="v1")
+    recorder.check([ref], t0)
+    v2 = registry.push_image(repo_name, "prod", content="v2")
+    name = f"{registry.host}/{repo_name}"
+    k = kube(_deployment("web", ref, [("web-1", "node-a", t0 + 50 * M, f"{name}@{v2}")]))
+    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    [pod] = _one(report, "web")["pods"]
+    assert pod["state"] == "ahead"
+    assert v1 is not None
+
+
+def test_bare_pods_and_statefulset_pods_group_by_owner(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    ref, v1, v2 = _two_versions(registry, repo_name, recorder, t0)
+    name = f"{registry.host}/{repo_name}"
+    objs = [
+        kf.statefulset("db", "data", containers=[C("db", ref)], replicas=2, revision="db-7c9"),
+        kf.pod(
+            "db-0",
+            "data",
+            owner=("StatefulSet", "db"),
+            revision_hash="db-7c9",
+            containers=[C("db", ref, f"{name}@{v1}", t0 + 5 * M)],
+        ),
+        kf.pod(
+            "db-1",
+            "data",
+            owner=("StatefulSet", "db"),
+            revision_hash="db-7c9",
+            containers=[C("db", ref, f"{name}@{v2}", t0 + 50 * M)],
+        ),
+        kf.pod("debug", "data", containers=[C("sh", ref, f"{name}@{v1}", t0 + 5 * M)]),
+    ]
+    k = kube(objs)
+    report = cli.json("skew", "-n", "data", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    assert _one(report, "db")["kind"] == "StatefulSet"
+    assert _one(report, "db")["skewed"] is True
+    debug = _one(report, "debug")
+    assert (debug["kind"], debug["skewed"]) == ("Pod", False)
