@@ -1,4 +1,4 @@
-"""Cluster test fixtures: a fake API server with a kubeconfig, a database, and a history recorder."""
+"""Cluster test fixtures: a fake API server and kubeconfig, a database, a history recorder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`tagwatch skew` end to end: real registry histories, fixture cluster in real API JSON, the CLI."""
+"""`tagwatch skew` end to end: real registry histories, a fixture cluster in API JSON, the CLI."""
 
 from __future__ import annotations
 
@@ -98,15 +98,18 @@ def test_two_pods_one_tag_incident_is_skew_with_the_explaining_move(
     ref, v1, v2 = _two_versions(registry, repo_name, recorder, t0)
     name = f"{registry.host}/{repo_name}"
     k = kube(
-        _deployment(
-            "web",
-            ref,
-            [
-                ("web-5d8f7b-aaaaa", "node-a", t0 + 10 * M, f"{name}@{v1}"),
-                ("web-5d8f7b-bbbbb", "node-b", t0 + 40 * M, f"{name}@{v2}"),
-            ],
-        )
-        + [kf.node("node-a"), kf.node("node-b")]
+        [
+            *_deployment(
+                "web",
+                ref,
+                [
+                    ("web-5d8f7b-aaaaa", "node-a", t0 + 10 * M, f"{name}@{v1}"),
+                    ("web-5d8f7b-bbbbb", "node-b", t0 + 40 * M, f"{name}@{v2}"),
+                ],
+            ),
+            kf.node("node-a"),
+            kf.node("node-b"),
+        ]
     )
     report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
     web = _one(report, "web")
@@ -409,7 +412,7 @@ def test_always_pull_policy_puts_a_uniform_stale_workload_at_risk_on_every_node(
     ref, v1, v2, objs = _uniform_stale(registry, repo_name, recorder, t0, "Always")
     name = f"{registry.host}/{repo_name}"
     cached = [[f"{name}@{v1}", ref]]
-    k = kube(objs + [kf.node("node-a", images=cached), kf.node("node-b")])
+    k = kube([*objs, kf.node("node-a", images=cached), kf.node("node-b")])
     report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
     web = _one(report, "web")
     assert (web["skewed"], web["at_risk"]) == (False, True)
