@@ -772,10 +772,10 @@ class RegistryClient:
                     declared is not None
                     and declared.isdigit()
                     and "content-encoding" not in response.headers
-                    and response.num_bytes_downloaded != int(declared)
+                    and len(response.content) != int(declared)
                 ):
                     raise _Truncated(
-                        f"body has {response.num_bytes_downloaded} of {declared} bytes",
+                        f"body has {len(response.content)} of {declared} bytes",
                         request=request,
                     )
             location = response.headers.get("location")

@@ -214,10 +214,12 @@ async def test_a_thousand_tags_resolve_at_hundreds_per_second(
         registry.tag(repo_name, f"t{i}", digest)
     refs = [ref_of(registry, repo_name, f"t{i % 50}") for i in range(1000)]
     await client.resolve(refs[0])  # warm up: learn the scheme, open connections
+    before = client.requests_sent
     start = time.perf_counter()
     results = await asyncio.gather(*(client.resolve(r) for r in refs))
     elapsed = time.perf_counter() - start
     assert set(results) == {digest}
-    print(f"{1000 / elapsed:.0f} tags/s")
-    assert 1000 / elapsed > 300, f"{1000 / elapsed:.0f} tags/s"
+    assert client.requests_sent - before == 1000  # one HEAD per tag
+    # ~550/s on an idle 2-core machine; the floor leaves room for a loaded CI runner.
+    assert 1000 / elapsed > 200, f"{1000 / elapsed:.0f} tags/s"
     assert isinstance(results[0], Digest)
