@@ -83,8 +83,10 @@ class DeliveryError(NotifyError):
         *,
         permanent: bool,
         retry_after: float | None = None,
+        code: str | None = None,
     ) -> None:
         self.destination = destination
+        self.code = code
         self.permanent = permanent
         self.retry_after = retry_after
         super().__init__(f"slack destination {destination!r}: {message}")
@@ -225,17 +227,27 @@ def _api_error(destination: str, exc: SlackApiError, now: datetime) -> DeliveryE
             retry_after=retry_after,
         )
     if status >= 500:
-        return DeliveryError(destination, f"Slack answered {status}; will retry", permanent=False)
+        return DeliveryError(
+            destination, f"Slack answered {status}; will retry", permanent=False, code=code
+        )
     if code in PERMANENT_API_ERRORS:
         return DeliveryError(
             destination,
             f"Slack refused the message: {code} (fix the token, scopes or channel in the "
             "configuration)",
             permanent=True,
+            code=code,
         )
     return DeliveryError(
-        destination, f"Slack answered {status} {code or 'an error'}; will retry", permanent=False
+        destination,
+        f"Slack answered {status} {code or 'an error'}; will retry",
+        permanent=False,
+        code=code,
     )
+
+
+def _is_thread_gone(exc: DeliveryError) -> bool:
+    return exc.code == "thread_not_found"
 
 
 class BotDestination:
@@ -262,6 +274,9 @@ class BotDestination:
     ) -> None:
         self.name = name
         self.channel = channel
+        # conversations.* need the channel ID; chat.postMessage also takes a name and
+        # answers with the ID, which we keep.
+        self._channel_id = channel
         self.timeout = timeout
         self.threads = threads
         self.history_limit = history_limit
@@ -289,7 +304,7 @@ class BotDestination:
                 method,
                 http_verb="GET",
                 params={
-                    "channel": self.channel,
+                    "channel": self._channel_id,
                     "limit": self.history_limit,
                     "include_all_metadata": "true",
                     **kwargs,
@@ -325,7 +340,12 @@ class BotDestination:
         messages = self._recover(now)
         root = self._roots.get(alert.thread) if self.threads else None
         if root is not None:
-            messages = messages + self._messages("conversations.replies", now, ts=root)
+            try:
+                messages = messages + self._messages("conversations.replies", now, ts=root)
+            except DeliveryError as exc:
+                if not _is_thread_gone(exc):
+                    raise
+                del self._roots[alert.thread]
         for message in messages:
             if self._meta(message).get("key") == alert.key:
                 return Delivered(ts=str(message.get("ts")), channel=self.channel, duplicate=True)
@@ -353,11 +373,28 @@ class BotDestination:
                 # Threads are a convenience: without history access, post without them.
                 log.warning("cannot read history of %s for threads: %s", self.name, exc)
                 self._recovered = True
-        text, blocks = render(alert)
         thread_ts = self._roots.get(alert.thread) if self.threads and alert.thread else None
         try:
+            response = self._post(alert, thread_ts, now)
+        except DeliveryError as exc:
+            if thread_ts is None or not _is_thread_gone(exc):
+                raise
+            # The thread's first message was deleted: start a new thread.
+            del self._roots[alert.thread]
+            thread_ts = None
+            response = self._post(alert, None, now)
+        ts = str(response.get("ts"))
+        channel = str(response.get("channel") or self._channel_id)
+        self._channel_id = channel
+        if self.threads and alert.thread and thread_ts is None:
+            self._roots[alert.thread] = ts
+        return Delivered(ts=ts, channel=channel)
+
+    def _post(self, alert: Alert, thread_ts: str | None, now: datetime) -> Mapping[str, Any]:
+        text, blocks = render(alert)
+        try:
             response = self._client.chat_postMessage(
-                channel=self.channel,
+                channel=self._channel_id,
                 text=text,
                 blocks=blocks,
                 thread_ts=thread_ts,
@@ -371,10 +408,8 @@ class BotDestination:
             raise _api_error(self.name, exc, now) from exc
         except (TimeoutError, URLError, OSError, SlackClientError) as exc:
             raise _transport_error(self.name, exc) from exc
-        ts = str(response.get("ts"))
-        if self.threads and alert.thread and thread_ts is None:
-            self._roots[alert.thread] = ts
-        return Delivered(ts=ts, channel=str(response.get("channel") or self.channel))
+        data = response.data
+        return data if isinstance(data, dict) else {}
 
 
 class WebhookDestination:

@@ -139,7 +139,7 @@ class _Batch:
     worker: str
     pacer: Pacer
     report: DeliveryReport
-    blocked: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    blocked: dict[str, tuple[datetime, str, bool]] = field(default_factory=dict)
 
     def tx(self) -> AbstractContextManager[_OutboxTx]:
         return self.store.begin()
@@ -180,8 +180,8 @@ class _Batch:
             return True
         blocked = self.blocked.get(destination.pace_key)
         if blocked is not None:
-            until, why = blocked
-            self.fail(item, f"deferred: {why}", until, permanent=False)
+            until, why, permanent = blocked
+            self.fail(item, f"deferred: {why}", until, permanent=permanent)
             return True
         await self.pacer.wait(destination.pace_key)
         if self.now() - claimed_at > lease / 2:
@@ -235,7 +235,10 @@ class _Batch:
                 PERMANENT_RETRY,
                 exc,
             )
-            self.fail(item, str(exc), now + PERMANENT_RETRY, permanent=True)
+            retry_at = now + PERMANENT_RETRY
+            # The same configuration problem would refuse the rest of the batch too.
+            self.blocked[destination.pace_key] = (retry_at, str(exc), True)
+            self.fail(item, str(exc), retry_at, permanent=True)
             return
         if exc.retry_after is not None:
             retry_at = now + timedelta(seconds=max(exc.retry_after, 1.0))
@@ -249,7 +252,7 @@ class _Batch:
             exc,
         )
         # The destination is struggling: hold the rest of this batch for it until then.
-        self.blocked[destination.pace_key] = (retry_at, str(exc))
+        self.blocked[destination.pace_key] = (retry_at, str(exc), False)
         self.fail(item, str(exc), retry_at, permanent=False)
 
 

@@ -83,6 +83,26 @@ def test_a_resent_follow_up_is_found_in_its_thread(slack: FakeSlack, bot: BotDes
     assert len(slack.posts) == 2
 
 
+def test_a_bot_given_a_channel_name_reads_history_by_the_channel_id(slack: FakeSlack) -> None:
+    named = BotDestination(
+        "alerts", token=VALID_TOKEN, channel="#alerts", base_url=slack.api_url, timeout=0.5
+    )
+    alert = move_alert()
+    assert named.deliver(alert, resend=False, now=NOW).channel == "C-ALERTS"
+    assert named.deliver(alert, resend=True, now=NOW).duplicate
+    assert len(slack.posts) == 1
+
+
+def test_a_deleted_thread_start_gets_a_new_thread(slack: FakeSlack, bot: BotDestination) -> None:
+    first = bot.deliver(move_alert(old=A, new=B), resend=False, now=NOW)
+    slack.delete(str(first.ts))
+    follow = move_alert(old=B, new=C, minutes=10)
+    delivered = bot.deliver(follow, resend=True, now=NOW)
+    assert not delivered.duplicate
+    [post] = slack.posts
+    assert post.ts == delivered.ts and post.thread_ts is None
+
+
 def test_a_resent_alert_that_never_arrived_is_posted(slack: FakeSlack, bot: BotDestination) -> None:
     delivered = bot.deliver(move_alert(), resend=True, now=NOW)
     assert not delivered.duplicate and len(slack.posts) == 1

@@ -147,12 +147,14 @@ async def test_invalid_auth_is_kept_logged_and_retried_after_a_long_wait(
     store: Store, slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = Clock()
-    enqueue(store, alerts(1), clock.now())
+    enqueue(store, alerts(2), clock.now())
     wrong = BotDestination(
         "alerts", token="xoxb-revoked", channel="C-ALERTS", base_url=slack.api_url
     )
     report = await run(store, clock, {"alerts": wrong})
-    assert report.permanent == 1 and depth(store) == 1
+    assert report.permanent == 2 and depth(store) == 2
+    # The second alert was held back instead of being refused too.
+    assert slack.calls("chat.postMessage") == ["chat.postMessage"]
     assert any(
         r.levelno == logging.ERROR and "invalid_auth" in r.getMessage() for r in caplog.records
     )
@@ -161,7 +163,7 @@ async def test_invalid_auth_is_kept_logged_and_retried_after_a_long_wait(
     clock.advance(61)
     fixed = BotDestination("alerts", token=VALID_TOKEN, channel="C-ALERTS", base_url=slack.api_url)
     report = await run(store, clock, {"alerts": fixed})
-    assert report.delivered == 1 and depth(store) == 0
+    assert report.delivered == 2 and depth(store) == 0
 
 
 async def test_a_removed_webhook_keeps_the_alert(

@@ -42,6 +42,8 @@ class _State:
     calls: list[str] = field(default_factory=list)
     scripts: dict[str, deque[str]] = field(default_factory=dict)
     channels: set[str] = field(default_factory=lambda: {"C-ALERTS", "C-OTHER"})
+    #: chat.postMessage also takes a channel name; conversations.* take only IDs (as Slack).
+    names: dict[str, str] = field(default_factory=lambda: {"#alerts": "C-ALERTS"})
     clock: float = 1_700_000_000.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -131,6 +133,7 @@ class FakeSlack:
 
             def _post(self, body: dict[str, Any]) -> None:
                 channel = str(body.get("channel"))
+                channel = state.names.get(channel, channel)
                 if channel not in state.channels:
                     self._send(200, {"ok": False, "error": "channel_not_found"})
                     return
@@ -252,6 +255,11 @@ class FakeSlack:
         name = WEBHOOK_PATH.removeprefix("/api/") if method == "webhook" else method
         with self.state.lock:
             self.state.scripts.setdefault(name, deque()).extend(answers)
+
+    def delete(self, ts: str) -> None:
+        """Delete a message (as a user can), e.g. the first message of a thread."""
+        with self.state.lock:
+            self.state.posts = [p for p in self.state.posts if p.ts != ts]
 
     def wait_for_posts(self, count: int, timeout: float = 5.0) -> list[Post]:
         deadline = time.monotonic() + timeout
