@@ -89,7 +89,7 @@ class _Host:
     credentials_loaded: bool = False
     credentials_expire: datetime | None = None
     credentials_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    warned_realm: bool = False
+    withheld_from: str | None = None  # a token realm we did not trust with the credentials
 
 
 class _Truncated(httpx.TransportError):
@@ -591,8 +591,20 @@ class RegistryClient:
             raise await self._refused(host, host.challenge)
         return response
 
+    @staticmethod
+    def _withheld_hint(realm: str) -> str:
+        realm_host = httpx.URL(realm).host
+        return (
+            f"access refused; credentials were not sent to token realm {realm} on another host: "
+            f"add {realm_host!r} to allowed_auth_hosts if you trust it"
+        )
+
     async def _refused(self, host: _Host, challenge: Challenge) -> AuthenticationFailed:
         creds = await self._credentials(host)
+        if creds is not None and challenge.scheme == "bearer" and host.withheld_from is not None:
+            realm = challenge.params.get("realm", "")
+            if host.withheld_from == str(httpx.URL(realm).copy_with(query=None)):
+                return AuthenticationFailed(host.registry, self._withheld_hint(host.withheld_from))
         if creds is None:
             return AuthenticationFailed(
                 host.registry,
@@ -667,8 +679,8 @@ class RegistryClient:
             )
             if allowed:
                 headers["Authorization"] = _basic(creds)
-            elif not host.warned_realm:
-                host.warned_realm = True
+            elif host.withheld_from != realm_name:
+                host.withheld_from = realm_name
                 log.warning(
                     "%s: not sending credentials to token realm %s on another host; "
                     "list that host in allowed_auth_hosts to trust it",
@@ -707,6 +719,8 @@ class RegistryClient:
                 continue
             break
         if response.status_code in (401, 403):
+            if creds is not None and "Authorization" not in headers:
+                raise AuthenticationFailed(host.registry, self._withheld_hint(realm_name))
             who = "our credentials" if "Authorization" in headers else "anonymous access"
             raise AuthenticationFailed(
                 host.registry,

@@ -288,3 +288,17 @@ async def test_credentials_are_not_sent_to_a_token_realm_on_another_host(
     raw = f"{registry.username}:{registry.password}".encode()
     expected = "Basic " + base64.b64encode(raw).decode()
     assert [r.authorization for r in issuer.requests] == [expected]
+
+
+async def test_refusal_after_withholding_credentials_says_how_to_allow_the_realm(
+    make_registry: Callable[..., TestRegistry], repo_name: str
+) -> None:
+    registry = make_registry(auth="token", token_realm_host="localhost")
+    assert registry.issuer is not None
+    registry.issuer.require_credentials = True
+    registry.push_image(repo_name, "v1", content="elsewhere")
+    async with client_for(registry, username=registry.username, password=registry.password) as c:
+        with pytest.raises(AuthenticationFailed, match="allowed_auth_hosts") as caught:
+            await c.resolve(ref_of(registry, repo_name))
+    assert "'localhost'" in str(caught.value)
+    assert [r.authorization for r in registry.issuer.requests] == [None]
