@@ -14,7 +14,7 @@ import msgspec
 import yaml
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
-from lightkube.config.models import NameValue, User, UserExec
+from lightkube.config.models import Cluster, NameValue, User, UserExec
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
 from tagwatch.errors import ConfigError
@@ -103,6 +103,26 @@ def _in_cluster(settings: ClusterSettings, env: Mapping[str, str]) -> bool:
     )
 
 
+def _service_account(account: Path, env: Mapping[str, str]) -> SingleConfig | None:
+    """The in-cluster config: API at KUBERNETES_SERVICE_HOST:PORT, the pod's (rotated) token."""
+    host = env["KUBERNETES_SERVICE_HOST"]
+    port = env.get("KUBERNETES_SERVICE_PORT", "443")
+    if ":" in host:
+        host = f"[{host}]"
+    namespace_file = account / "namespace"
+    namespace = namespace_file.read_text().strip() if namespace_file.exists() else None
+    ca = account / "ca.crt"
+    config = KubeConfig.from_one(
+        cluster=Cluster(
+            server=f"https://{host}:{port}",
+            certificate_auth=str(ca) if ca.exists() else None,
+        ),
+        user=User(token_file=str(account / "token")),
+        namespace=namespace,
+    )
+    return config.get()
+
+
 def load_config(settings: ClusterSettings, env: Mapping[str, str] | None = None) -> SingleConfig:
     """The one context to use; raises ConfigError for a missing file, bad YAML or unknown context.
 
@@ -113,8 +133,7 @@ def load_config(settings: ClusterSettings, env: Mapping[str, str] | None = None)
     paths = _paths(settings, env)
     try:
         if paths is None and settings.context is None and _in_cluster(settings, env):
-            config = KubeConfig.from_service_account(settings.service_account)
-            single = config.get()
+            single = _service_account(settings.service_account, env)
         else:
             if paths is None:
                 default = Path("~/.kube/config").expanduser()

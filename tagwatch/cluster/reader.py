@@ -219,7 +219,8 @@ async def read_controller(
 
 
 _TERM = re.compile(
-    r"\s*(!?)([A-Za-z0-9_./-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9_.-]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*"
+    r"\s*(!?)([A-Za-z0-9_./-]+)"
+    r"(?:\s*(==|=|!=)\s*([A-Za-z0-9_.-]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*"
 )
 
 
