@@ -45,7 +45,9 @@ def history(
     at: Annotated[
         str | None, typer.Option(help="What did REF point to at this time? ISO 8601 or a span ago.")
     ] = None,
-    output: Annotated[Output, typer.Option("--output", "-o")] = Output.table,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="table, json or csv.")
+    ] = Output.table,
     db: DbOption = None,
 ) -> None:
     """Show the audit trail of tag moves, oldest first.

@@ -68,7 +68,8 @@ def add(
 @watch_app.command("list")
 @handle_errors
 def list_(
-    output: Annotated[Output, typer.Option("--output", "-o")] = Output.table, db: DbOption = None
+    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    db: DbOption = None,
 ) -> None:
     """List the watched tags.
 
