@@ -4,7 +4,8 @@
 `WebhookClient(fake.webhook_url)` at it. Script answers with `fake.script("chat.postMessage",
 "429:3", "500", "ok")` (or the webhook path): each call takes the next answer; when the
 script is empty calls succeed. Answers: `ok`, `429` or `429:<retry-after>`, `500`, `503`,
-`hang` (no answer until the client gives up), an API error code such as `invalid_auth`, or
+`hang` (no answer until the client gives up), `accept-hang` (chat.postMessage: the
+message is posted but the answer never comes), an API error code such as `invalid_auth`, or
 for the webhook `404` (`no_service`), `410`, `403`.
 """
 
@@ -84,6 +85,11 @@ class FakeSlack:
                     release.wait(fake.hang_seconds)
                     self._send(200, {"ok": False, "error": "too_late"})
                     return
+                if answer == "accept-hang" and name == "chat.postMessage":
+                    # Slack took the message, but its answer never reaches the client.
+                    self._post(body, reply=False)
+                    release.wait(fake.hang_seconds)
+                    return
                 if answer.startswith("429"):
                     retry = answer.partition(":")[2] or "1"
                     if path == WEBHOOK_PATH:
@@ -131,7 +137,7 @@ class FakeSlack:
                 else:
                     self._send_text(400, answer)
 
-            def _post(self, body: dict[str, Any]) -> None:
+            def _post(self, body: dict[str, Any], *, reply: bool = True) -> None:
                 channel = str(body.get("channel"))
                 channel = state.names.get(channel, channel)
                 if channel not in state.channels:
@@ -155,7 +161,8 @@ class FakeSlack:
                         metadata=metadata,
                     )
                     state.posts.append(post)
-                self._send(200, {"ok": True, "channel": channel, "ts": ts})
+                if reply:
+                    self._send(200, {"ok": True, "channel": channel, "ts": ts})
 
             def _message(self, post: Post, metadata: bool) -> dict[str, Any]:
                 out: dict[str, Any] = {"type": "message", "text": post.text, "ts": post.ts}
