@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
 import httpx
 import pytest
 
@@ -76,3 +83,47 @@ def test_token_registry_accepts_issued_tokens(token_registry: TestRegistry, repo
     assert skopeo_digest(f"{token_registry.host}/{repo_name}:t") == str(digest)
     assert token_registry.issuer.count >= 1
     assert isinstance(Digest.parse(str(digest)), Digest)
+
+
+def test_registry_notifications_reach_a_configured_endpoint(
+    make_registry: Callable[..., TestRegistry], repo_name: str
+) -> None:
+    events: list[dict[str, Any]] = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            events.extend(json.loads(body)["events"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/events"
+        reg = make_registry(
+            notifications=[
+                {"name": "sink", "url": url, "timeout": "2s", "threshold": 3, "backoff": "100ms"}
+            ]
+        )
+        digest = reg.push_image(repo_name, "v1", content="notify")
+        deadline = time.monotonic() + 10
+        pushes: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not pushes:
+            pushes = [
+                e["target"]
+                for e in list(events)
+                if e.get("action") == "push" and e["target"].get("tag") == "v1"
+            ]
+            time.sleep(0.05)
+        assert pushes, f"no push event for the tag within 10 s; got {events}"
+        assert pushes[0]["digest"] == str(digest)
+        assert pushes[0]["repository"] == repo_name
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -86,7 +86,7 @@ def make_client(fake: Fake, **settings: object) -> RegistryClient:
 
 def once(response: httpx.Response, method: str | None = None) -> Handler:
     """A script that answers `response` to the first (matching) request only."""
-    used = []
+    used: list[httpx.Request] = []
 
     def script(request: httpx.Request) -> httpx.Response | None:
         if used or (method is not None and request.method != method):
@@ -246,7 +246,7 @@ async def test_5xx_every_time_is_registry_unavailable_in_one_line() -> None:
 
 
 async def test_connect_errors_are_retried() -> None:
-    failures = []
+    failures: list[int] = []
 
     def script(request: httpx.Request) -> httpx.Response | None:
         if len(failures) < 2:
