@@ -52,9 +52,9 @@ def history(
 ) -> None:
     """Show the audit trail of tag moves, oldest first.
 
-    Examples:
-      tagwatch history ghcr.io/org/app:prod --since 7d
-      tagwatch history nginx:1.27 --at 2026-11-20T09:30:00Z -o json
+    Example: tagwatch history ghcr.io/org/app:prod --since 7d
+
+    Example: tagwatch history nginx:1.27 --at 2026-11-20T09:30:00Z -o json
     """
     now = utcnow()
     parsed = ImageRef.parse(ref).untagged() if ref else None
