@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ DEFAULT_URL = "sqlite:///tagwatch.db"
 #: Where the Alembic scripts are when not found next to the package (see migrations_dir).
 MIGRATIONS_ENV = "TAGWATCH_MIGRATIONS"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Alembic keeps its running context in module globals: one migration at a time per process.
+#: Across processes (replicas) env.py takes a PostgreSQL advisory lock.
+_MIGRATING = threading.Lock()
 
 
 def database_url(raw: str | None) -> str:
@@ -149,12 +153,13 @@ def current_revision(connection: Connection) -> str | None:
 def run_migrations(connection: Connection, revision: str = "head", *, down: bool = False) -> None:
     """Upgrade (or downgrade) on an open connection, committing the result."""
     config = _config(connection=connection)
-    if down:
-        command.downgrade(config, revision)
-    else:
-        command.upgrade(config, revision)
-    if connection.in_transaction():
-        connection.commit()
+    with _MIGRATING:
+        if down:
+            command.downgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
+        if connection.in_transaction():
+            connection.commit()
 
 
 def upgrade(url: str, revision: str = "head") -> None:

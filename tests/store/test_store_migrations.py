@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from tagwatch.errors import StoreError
 from tagwatch.store import Store, database_url, downgrade, upgrade
@@ -166,3 +169,67 @@ def test_the_wheel_ships_the_migrations_where_migrations_dir_looks() -> None:
     force_include = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
     looked_at = Path(tagwatch.store.engine.__file__).parent / "migrations"
     assert force_include["migrations"] == looked_at.relative_to(REPO).as_posix()
+
+
+def test_a_database_from_a_newer_tagwatch_is_refused(empty_url: str) -> None:
+    upgrade(empty_url)
+    engine = create_engine(empty_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="revision 0099_future, which this tagwatch does not know"):
+        Store.open(empty_url)
+
+
+def test_threads_opening_an_empty_database_together_migrate_it_once(empty_url: str) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3, timeout=20)
+
+    def open_it() -> None:
+        try:
+            barrier.wait()
+            Store.open(empty_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert _revision(empty_url) == head_revision()
+
+
+def test_replicas_starting_together_on_an_empty_database_migrate_it_once(empty_url: str) -> None:
+    # Each replica imports first, then waits for the same instant, so the migrations overlap.
+    code = (
+        "import sys, time; from tagwatch.store import Store; "
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); "
+        "Store.open(sys.argv[1]).close()"
+    )
+    start = str(time.time() + 3)
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, empty_url, start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [(r.wait(60), r.communicate()[1]) for r in replicas]
+    assert outcomes == [(0, "")] * 3
+    assert _revision(empty_url) == head_revision()
+
+
+def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 't.db'}") as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with pytest.raises(IntegrityError):
+            conn.exec_driver_sql(
+                "INSERT INTO build_platforms (index_digest, platform, child_digest) "
+                "VALUES ('sha256:none', 'linux/amd64', 'sha256:child')"
+            )
