@@ -235,8 +235,11 @@ def _fix(finding: Mapping[str, Any]) -> dict[str, Any]:
     namespace = _s(finding.get("namespace")) or "default"
     pin = _s(finding.get("tag_digest_now"))
     repository = _repository_of(_s(finding.get("image")))
+    restartable = kind.lower() in ("deployment", "statefulset", "daemonset")
     return {
-        "restart": f"kubectl rollout restart {kind.lower()}/{name} -n {namespace}",
+        "restart": (
+            f"kubectl rollout restart {kind.lower()}/{name} -n {namespace}" if restartable else None
+        ),
         "pin": f"image: {repository}@{pin}" if pin else None,
     }
 

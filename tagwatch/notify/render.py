@@ -208,13 +208,14 @@ def _render_skew(payload: Mapping[str, Any]) -> tuple[str, list[Block]]:
         blocks.append(_section(_lines(title, lines)))
     fix = payload.get("fix") or {}
     fix_lines = ["*Fix*"]
-    if fix.get("restart"):
+    steps = [str(s) for s in payload.get("remediation") or []]
+    if steps:
+        # The cluster scan's own advice knows the workload kind best.
+        fix_lines += [f"• {_esc(step)}" for step in steps]
+    elif fix.get("restart"):
         fix_lines.append(f"restart it onto the tag's digest: `{fix['restart']}`")
-    if fix.get("pin"):
+    if fix.get("pin") and not any(str(fix["pin"]).removeprefix("image: ") in s for s in steps):
         fix_lines.append(f"or pin the digest in the spec: `{fix['pin']}`")
-    for step in payload.get("remediation") or []:
-        if str(step) not in (fix.get("restart"), fix.get("pin")):
-            fix_lines.append(f"• {_esc(str(step))}")
     blocks.append(_section("\n".join(fix_lines)))
     return text, _cap_blocks(blocks)
 
