@@ -1,4 +1,4 @@
-"""A real skew finding (core.skew.find_skew -> to_json) becomes one alert and one readable message."""
+"""A real skew finding (find_skew -> to_json) becomes one alert and one readable message."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tagwatch.core.workloads import (
     WorkloadKey,
 )
 from tagwatch.notify.render import render
-from tests.notify.factories import A, B, REF, T0
+from tests.notify.factories import REF, T0, A, B
 
 IMAGE = "ghcr.io/org/app:prod"
 
