@@ -73,6 +73,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         parsed = make_url(url)
         if parsed.get_backend_name() == "postgresql":
             kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 10)
+            # A long-running service outlives server restarts: test connections on checkout.
+            kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StoreError(f"cannot use database URL {safe_url(url)}: {_first_line(exc)}") from exc

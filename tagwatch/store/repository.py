@@ -263,7 +263,19 @@ class StoreTx:
 
     def moves(self, ref: ImageRef | None = None, *, since: datetime | None = None) -> list[TagMove]:
         """The audit trail (a move per sighting, as `moves_of`), oldest first; None: all tags."""
-        histories = self.histories(None if ref is None else [ref])
+        if ref is not None:
+            histories = self.histories([ref])
+        elif since is not None:
+            # Only tags with a sighting since then have moves to show; each needs its whole
+            # history to be classified.
+            recent = (
+                select(SightingRow.host, SightingRow.repository, SightingRow.tag)
+                .where(SightingRow.first_seen >= _aware(since))
+                .distinct()
+            )
+            histories = self.histories([_ref(*row) for row in self._session.execute(recent)])
+        else:
+            histories = self.histories(None)
         moves = [m for h in histories.values() for m in moves_of(h)]
         if since is not None:
             cutoff = _aware(since)
