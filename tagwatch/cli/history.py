@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -62,8 +63,7 @@ def history(
     at_t = parse_when(at, now=now) if at else None
     if at_t is not None and parsed is None:
         raise UsageError("--at needs a REF: which tag should be looked up?")
-    store = open_store(db)
-    with store.begin() as tx:
+    with closing(open_store(db)) as store, store.begin() as tx:
         if at_t is not None and parsed is not None:
             _print_at(parsed, at_t, tx.history(parsed), output)
             return

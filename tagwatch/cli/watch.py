@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Annotated
 
 import typer
@@ -56,8 +57,7 @@ def add(
     for ref in parsed:
         if ref.tag is None:
             raise UsageError(f"{ref} is pinned to a digest and has no tag to watch")
-    store = open_store(db)
-    with store.begin() as tx:
+    with closing(open_store(db)) as store, store.begin() as tx:
         added = [
             tx.add_watch(ref.untagged(), interval_seconds=seconds, labels=labels) for ref in parsed
         ]
@@ -75,8 +75,7 @@ def list_(
 
     Example: tagwatch watch list -o json
     """
-    store = open_store(db)
-    with store.begin() as tx:
+    with closing(open_store(db)) as store, store.begin() as tx:
         watches = tx.watches()
     if output is Output.json:
         from tagwatch.cli.common import print_json
@@ -115,8 +114,7 @@ def remove(
     Example: tagwatch watch remove nginx:1.27
     """
     parsed = parse_refs(refs)
-    store = open_store(db)
-    with store.begin() as tx:
+    with closing(open_store(db)) as store, store.begin() as tx:
         removed = [tx.remove_watch(ref.untagged()) for ref in parsed]
     missing = [ref for ref, ok in zip(parsed, removed, strict=True) if not ok]
     for ref, ok in zip(parsed, removed, strict=True):

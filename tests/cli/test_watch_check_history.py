@@ -17,8 +17,9 @@ Run = Callable[..., Any]
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'tagwatch.db'}"
+def db(store_url: str) -> str:
+    """Every CLI test runs on SQLite and on PostgreSQL."""
+    return store_url
 
 
 @pytest.fixture
