@@ -233,3 +233,17 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path
                 "INSERT INTO build_platforms (index_digest, platform, child_digest) "
                 "VALUES ('sha256:none', 'linux/amd64', 'sha256:child')"
             )
+
+
+def test_the_public_api_is_what_others_build_on() -> None:
+    import tagwatch.store
+
+    assert set(tagwatch.store.__all__) == {
+        "OutboxItem",
+        "Store",
+        "StoreTx",
+        "Watch",
+        "database_url",
+        "downgrade",
+        "upgrade",
+    }
