@@ -8,12 +8,13 @@ import json
 import logging
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -59,6 +60,9 @@ _IMAGE_CONFIG_TYPES = frozenset(
     }
 )
 _MAX_PAGES = 10_000
+# Digests are immutable, so cached builds never go stale; the bound only caps memory.
+_CACHE_ENTRIES = 20_000
+_V = TypeVar("_V")
 # ECR tokens whose expiry is already past when issued (moto does this) are kept this long.
 _MIN_CREDENTIAL_LIFE = timedelta(minutes=5)
 _REFRESH_BEFORE = timedelta(minutes=5)
@@ -90,6 +94,29 @@ class _Host:
     credentials_expire: datetime | None = None
     credentials_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     withheld_from: str | None = None  # a token realm we did not trust with the credentials
+
+
+class _Bounded(Generic[_V]):
+    """A digest-keyed cache that forgets the least recently used entries beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[Digest, _V] = OrderedDict()
+
+    def get(self, key: Digest) -> _V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def __setitem__(self, key: Digest, value: _V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self._size:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 class _Truncated(httpx.TransportError):
@@ -184,9 +211,9 @@ class RegistryClient:
         self._hosts: dict[str, _Host] = {}
         self._tokens: dict[tuple[str, str, str], BearerToken] = {}
         self._token_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
-        self._builds: dict[Digest, BuildInfo] = {}
-        self._config_labels: dict[Digest, dict[str, str]] = {}
-        self._manifests: dict[Digest, tuple[bytes, str]] = {}
+        self._builds: _Bounded[BuildInfo] = _Bounded(_CACHE_ENTRIES)
+        self._config_labels: _Bounded[dict[str, str]] = _Bounded(_CACHE_ENTRIES)
+        self._manifests: _Bounded[tuple[bytes, str]] = _Bounded(_CACHE_ENTRIES)
         self._rate_limits: dict[str, RateLimitStatus] = {}
         self.requests_sent = 0
 
@@ -262,7 +289,7 @@ class RegistryClient:
         if ref.tag is None and ref.digest is not None:
             expected.append(ref.digest)
         for digest in expected:
-            if not digest.matches(body):
+            if not self._matches(host, ref, digest, body):
                 raise DigestMismatch(
                     host.registry,
                     f"{ref}: manifest body hashes to {computed}, not {digest}; the registry or a "
@@ -418,12 +445,15 @@ class RegistryClient:
                 host.registry, f"{ref}: invalid Docker-Content-Digest header: {exc}"
             ) from exc
 
-    def _verify(self, host: _Host, ref: ImageRef, digest: Digest, body: bytes, what: str) -> None:
+    @staticmethod
+    def _matches(host: _Host, ref: ImageRef, digest: Digest, body: bytes) -> bool:
         try:
-            ok = digest.matches(body)
+            return digest.matches(body)
         except ValueError as exc:
             raise ProtocolError(host.registry, f"{ref}: {exc}") from exc
-        if not ok:
+
+    def _verify(self, host: _Host, ref: ImageRef, digest: Digest, body: bytes, what: str) -> None:
+        if not self._matches(host, ref, digest, body):
             raise DigestMismatch(
                 host.registry,
                 f"{ref.name}: {what} served as {digest} hashes to {Digest.of(body)}; the registry "
