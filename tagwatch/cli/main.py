@@ -6,8 +6,10 @@ import typer
 
 from tagwatch import __version__
 from tagwatch.cli.check import check
+from tagwatch.cli.config import config_app
 from tagwatch.cli.db import db_app
 from tagwatch.cli.history import history
+from tagwatch.cli.run import run
 from tagwatch.cli.skew import skew, verify
 from tagwatch.cli.watch import watch_app
 
@@ -22,6 +24,8 @@ app = typer.Typer(
 )
 app.add_typer(watch_app, name="watch")
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.command("run")(run)
 app.command("check")(check)
 app.command("history")(history)
 app.command("skew")(skew)

@@ -1,0 +1,608 @@
+"""The long-running service: polls watches within budgets, runs webhook checks, delivers alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import logging
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from tagwatch.app.budget import Budget
+from tagwatch.app.check import CheckResult, run_check, utcnow
+from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
+from tagwatch.app.settings import BudgetSettings, ClusterEntry, Settings
+from tagwatch.core.moves import Source
+from tagwatch.core.references import ImageRef
+from tagwatch.errors import TagwatchError
+from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
+from tagwatch.notify.outbox import alert_on_move, enqueue_skew
+from tagwatch.registry import RegistryClient
+from tagwatch.store import Store
+
+__all__ = [
+    "JsonFormatter",
+    "Metrics",
+    "Redact",
+    "Service",
+    "build_destinations",
+    "build_service",
+    "configure_logging",
+    "secrets_of",
+]
+
+log = logging.getLogger(__name__)
+
+POLL_LEASE = "poll"
+_RETRY_AFTER = re.compile(r"retry after (\d+(?:\.\d+)?) s")
+
+
+class Metrics:
+    """The service's Prometheus metrics, in their own registry (one per service)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.checks = Counter(
+            "tagwatch_checks",
+            "Tag checks, by registry and source",
+            ["registry", "source"],
+            registry=r,
+        )
+        self.moves = Counter(
+            "tagwatch_moves",
+            "Tag moves detected, by registry and kind",
+            ["registry", "change"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "tagwatch_check_errors", "Tag checks that failed, by registry", ["registry"], registry=r
+        )
+        self.latency = Histogram(
+            "tagwatch_check_batch_seconds",
+            "Time to check one batch of tags, by registry",
+            ["registry"],
+            registry=r,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self.rate_limit_remaining = Gauge(
+            "tagwatch_registry_ratelimit_remaining",
+            "ratelimit-remaining last reported by the registry",
+            ["registry"],
+            registry=r,
+        )
+        self.budget_available = Gauge(
+            "tagwatch_registry_budget_available",
+            "Tag checks the request budget allows now",
+            ["registry"],
+            registry=r,
+        )
+        self.outbox_depth = Gauge("tagwatch_outbox_depth", "Alerts not delivered yet", registry=r)
+        self.delivered = Counter("tagwatch_alerts_delivered", "Alerts Slack accepted", registry=r)
+        self.delivery_failures = Counter(
+            "tagwatch_alert_delivery_failures", "Failed alert deliveries (retried)", registry=r
+        )
+        self.skewed = Gauge(
+            "tagwatch_skewed_workloads",
+            "Workloads running more than one digest of a tag",
+            ["cluster"],
+            registry=r,
+        )
+        self.watches = Gauge("tagwatch_watched_tags", "Tags this replica polls", registry=r)
+        self.leader = Gauge(
+            "tagwatch_poll_leader", "1 when this replica holds the poll lease", registry=r
+        )
+
+
+def build_destinations(settings: Settings) -> dict[str, Destination]:
+    """Slack destinations by name: one per routed channel (bot token) or the one webhook."""
+    slack = settings.slack
+    url = slack.webhook_url()
+    if url:
+        return {"webhook": WebhookDestination("webhook", url=url, timeout=slack.timeout)}
+    token = slack.bot_token()
+    if not token:
+        return {}
+    channels = dict.fromkeys(route.destination for route in settings.routes())
+    return {
+        channel: BotDestination(
+            channel, token=token, channel=channel, base_url=slack.base_url, timeout=slack.timeout
+        )
+        for channel in channels
+    }
+
+
+@dataclass
+class _Ticket:
+    """A webhook check waiting for, or running, its turn."""
+
+    ref: ImageRef
+    task: asyncio.Task[list[CheckResult]]
+
+
+class Service:
+    """Everything `tagwatch run` does besides HTTP; `start()` / `stop()` around its lifetime.
+
+    Polling is done by the replica holding the `poll` lease in the database (renewed every
+    `lease_ttl / 3`; another replica takes over within `lease_ttl` when the holder dies), so
+    replicas never poll a tag twice. Every replica delivers alerts (outbox claims are exclusive)
+    and answers webhooks. Cluster scans use one lease per cluster the same way.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        registry: RegistryClient,
+        destinations: Mapping[str, Destination] | None = None,
+        holder: str | None = None,
+        now: Callable[[], datetime] = utcnow,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.destinations = dict(destinations or {})
+        self.holder = holder or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.now = now
+        self.clock = clock
+        self.metrics = Metrics()
+        sched = settings.scheduler
+        self.plan = WatchPlan(jitter=sched.jitter)
+        self.budgets: dict[str, Budget] = {}
+        self.leader = False
+        self.cluster_leases: dict[str, bool] = {}
+        self.last_tick: float | None = None
+        self.last_cycle: float | None = None  # when a poll batch last finished
+        self.started = False
+        self._batches: dict[str, asyncio.Task[None]] = {}
+        self._webhook_checks: dict[ImageRef, _Ticket] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._deliver_now = asyncio.Event()
+        self._on_move = alert_on_move(routes=settings.routes(), labels_of=self.plan.labels_of)
+        jobs = [
+            Job("leases", max(sched.lease_ttl / 3, 0.2), self.renew_leases),
+            Job("expand", sched.expand_interval, self.expand),
+            Job("tick", sched.tick, self.tick),
+        ]
+        if self.destinations:
+            jobs.append(Job("deliver", sched.delivery_interval, self.deliver))
+        jobs += [Job(f"scan:{c.name}", c.interval, self._scan_job(c)) for c in settings.clusters]
+        self.scheduler = build_scheduler(jobs, misfire_grace_time=sched.misfire_grace_time)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take leases, expand watches and start the scheduler (call inside the event loop)."""
+        await self.renew_leases()
+        await self.expand()
+        self.scheduler.start()
+        await self.tick()
+        if self.destinations:
+            self._spawn(self._delivery_kicker())
+        self.started = True
+        log.info("tagwatch service %s started (leader=%s)", self.holder, self.leader)
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """Stop scheduling, let in-flight checks and deliveries finish, release the leases."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            _done, late = await asyncio.wait(pending, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
+        with contextlib.suppress(TagwatchError), self.store.begin() as tx:
+            tx.release_lease(POLL_LEASE, holder=self.holder)
+            for cluster in self.settings.clusters:
+                tx.release_lease(f"scan:{cluster.name}", holder=self.holder)
+        self.leader = False
+        self.started = False
+        log.info("tagwatch service %s stopped", self.holder)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- leases ------------------------------------------------------------------------
+
+    def _lease(self, name: str) -> bool:
+        ttl = max(1, math_ceil(self.settings.scheduler.lease_ttl))
+        with self.store.begin() as tx:
+            return tx.acquire_lease(name, holder=self.holder, now=self.now(), ttl_seconds=ttl)
+
+    async def renew_leases(self) -> None:
+        if self._stopping:
+            return
+        try:
+            was = self.leader
+            self.leader = self._lease(POLL_LEASE)
+            for cluster in self.settings.clusters:
+                self.cluster_leases[cluster.name] = self._lease(f"scan:{cluster.name}")
+        except TagwatchError as exc:
+            log.error("cannot renew leases: %s", exc)
+            self.leader = False
+            return
+        self.metrics.leader.set(1 if self.leader else 0)
+        if self.leader and not was:
+            log.info("%s holds the poll lease; polling", self.holder)
+            if self.started:
+                await self.expand()
+        elif was and not self.leader:
+            log.warning("%s lost the poll lease; another replica polls now", self.holder)
+
+    # -- watches -----------------------------------------------------------------------
+
+    def _budget(self, host: str) -> Budget:
+        budget = self.budgets.get(host)
+        if budget is None:
+            entry = self.settings.registries.get(host)
+            conf = entry.budget if entry else BudgetSettings()
+            budget = self.budgets[host] = Budget(conf.requests, conf.per)
+        return budget
+
+    def _concurrency(self, host: str) -> int:
+        entry = self.settings.registries.get(host)
+        return (entry.budget if entry else BudgetSettings()).concurrency
+
+    async def expand(self) -> None:
+        """Re-read watches: config tags, config patterns (list_tags + fnmatch), stored watches."""
+        if not self.leader or self._stopping:
+            return
+        default = self.settings.scheduler.default_interval
+        entries: list[tuple[ImageRef, float, Mapping[str, str]]] = []
+        for watch in self.settings.watches:
+            interval = watch.interval or default
+            if not watch.is_pattern:
+                entries.append((watch.image(), interval, watch.labels))
+                continue
+            repo = watch.repository
+            try:
+                tags = await self.registry.list_tags(repo)
+            except TagwatchError as exc:
+                log.warning("cannot list tags for %s: %s", watch.ref, exc)
+                # Keep what we had for this pattern rather than dropping it.
+                tags = [
+                    w.ref.tag or ""
+                    for w in self.plan.watches.values()
+                    if w.ref.registry == repo.registry and w.ref.repository == repo.repository
+                ]
+            entries += [
+                (repo.with_tag(tag), interval, watch.labels)
+                for tag in tags
+                if fnmatch.fnmatchcase(tag, watch.tag_pattern)
+            ]
+        try:
+            with self.store.begin() as tx:
+                stored = tx.watches()
+        except TagwatchError as exc:
+            log.error("cannot read stored watches: %s", exc)
+            stored = []
+        entries += [(w.ref, float(w.interval_seconds or default), w.labels) for w in stored]
+        self.plan.replace(entries, self.clock())
+        self.metrics.watches.set(len(self.plan.watches))
+
+    def covers(self, ref: ImageRef) -> bool:
+        """Whether a webhook for `ref` concerns a watched tag (exactly, or by a pattern)."""
+        if ref.untagged() in self.plan.watches:
+            return True
+        for watch in self.settings.watches:
+            if watch.is_pattern:
+                repo = watch.repository
+                if (
+                    repo.registry == ref.registry
+                    and repo.repository == ref.repository
+                    and fnmatch.fnmatchcase(ref.tag or "", watch.tag_pattern)
+                ):
+                    return True
+            elif watch.image().untagged() == ref.untagged():
+                return True
+        return False
+
+    # -- polling -----------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Start one batch per registry of due watches, within that registry's budget."""
+        if self._stopping:
+            return
+        now = self.clock()
+        self.last_tick = now
+        if not self.leader:
+            return
+        for host, due in self.plan.due(now).items():
+            running = self._batches.get(host)
+            if running is not None and not running.done():
+                continue  # that registry is still busy; others go on
+            budget = self._budget(host)
+            allowed = min(budget.available(now), self.settings.scheduler.batch_size)
+            self.metrics.budget_available.labels(host).set(allowed)
+            batch = due[:allowed]
+            if not batch:
+                continue
+            budget.spend(len(batch), now)
+            for watch in batch:
+                watch.running = True
+            self._batches[host] = self._spawn(self._poll(host, batch))
+
+    async def _poll(self, host: str, batch: Sequence[PlannedWatch]) -> None:
+        started = time.perf_counter()
+        try:
+            results = await run_check(
+                [w.ref for w in batch],
+                registry=self.registry,
+                store=self.store,
+                now=self.now,
+                source=Source.POLL,
+                on_move=self._on_move,
+                concurrency=self._concurrency(host),
+            )
+        except TagwatchError as exc:
+            log.error("poll of %d tags on %s failed: %s", len(batch), host, exc)
+            self.metrics.errors.labels(host).inc(len(batch))
+            results = []
+        finally:
+            now = self.clock()
+            for watch in batch:
+                self.plan.done(watch, now)
+        self.metrics.latency.labels(host).observe(time.perf_counter() - started)
+        self._account(host, results, Source.POLL)
+        self.last_cycle = self.clock()
+        if any(r.move is not None and r.move.is_move for r in results):
+            self._deliver_now.set()
+
+    def _account(self, host: str, results: Sequence[CheckResult], source: Source) -> None:
+        budget = self._budget(host)
+        now = self.clock()
+        self.metrics.checks.labels(host, source.value).inc(len(results))
+        for result in results:
+            if result.error:
+                self.metrics.errors.labels(host).inc()
+                if "(429)" in result.error:
+                    match = _RETRY_AFTER.search(result.error)
+                    budget.rate_limited(float(match.group(1)) if match else None, now)
+            elif result.move is not None and result.move.is_move:
+                self.metrics.moves.labels(host, result.move.change.value).inc()
+        status = self.registry.rate_limits.get(host)
+        if status is not None:
+            budget.observe(status, now)
+            if status.remaining is not None:
+                self.metrics.rate_limit_remaining.labels(host).set(status.remaining)
+
+    # -- webhooks ----------------------------------------------------------------------
+
+    def trigger(self, ref: ImageRef) -> asyncio.Task[list[CheckResult]] | None:
+        """Check `ref` now (a webhook said it was pushed); None when no watch covers it.
+
+        Only the registry's answer is recorded, so a forged webhook costs one check and
+        cannot write history. Requests for a tag already being checked share that check.
+        """
+        if self._stopping or ref.tag is None or not self.covers(ref):
+            return None
+        key = ref.untagged()
+        ticket = self._webhook_checks.get(key)
+        if ticket is not None and not ticket.task.done():
+            return ticket.task
+        task = self._spawn(self._webhook_check(key))
+        self._webhook_checks[key] = _Ticket(key, task)
+        return task
+
+    async def _webhook_check(self, ref: ImageRef) -> list[CheckResult]:
+        results = await run_check(
+            [ref],
+            registry=self.registry,
+            store=self.store,
+            now=self.now,
+            source=Source.WEBHOOK,
+            on_move=self._on_move,
+        )
+        self._account(ref.registry, results, Source.WEBHOOK)
+        if any(r.move is not None and r.move.is_move for r in results):
+            self._deliver_now.set()
+        return results
+
+    # -- delivery ----------------------------------------------------------------------
+
+    async def _delivery_kicker(self) -> None:
+        """Deliver right after a check queued alerts, not at the next delivery tick."""
+        while not self._stopping:
+            await self._deliver_now.wait()
+            self._deliver_now.clear()
+            if self._stopping:
+                return
+            await self.deliver()
+
+    async def deliver(self) -> None:
+        """Deliver due outbox items (any replica; claims are exclusive)."""
+        if self._stopping or not self.destinations:
+            return
+        try:
+            report = await deliver_due(
+                self.store, destinations=self.destinations, now=self.now, worker=self.holder
+            )
+            self.metrics.delivered.inc(report.delivered)
+            self.metrics.delivery_failures.inc(report.retrying + report.permanent)
+            with self.store.begin() as tx:
+                self.metrics.outbox_depth.set(tx.outbox_depth())
+        except TagwatchError as exc:
+            log.error("alert delivery failed: %s", exc)
+
+    # -- clusters ----------------------------------------------------------------------
+
+    def _scan_job(self, cluster: ClusterEntry) -> Callable[[], Any]:
+        async def scan() -> None:
+            if self._stopping or not self.cluster_leases.get(cluster.name):
+                return
+            await self.scan_cluster(cluster)
+
+        return scan
+
+    async def scan_cluster(self, cluster: ClusterEntry) -> int:
+        """Scan one cluster for skew and queue alerts for skewed workloads; returns how many."""
+        from tagwatch.app.skew import scan_skew
+        from tagwatch.cluster.config import ClusterSettings, connect
+
+        try:
+            client = connect(
+                ClusterSettings(kubeconfig=cluster.kubeconfig, context=cluster.context)
+            )
+            try:
+                result = await scan_skew(
+                    cluster=client,
+                    store=self.store,
+                    registry=self.registry,
+                    namespace=cluster.namespace,
+                    selector=cluster.selector,
+                    now=self.now,
+                )
+            finally:
+                await client.close()
+        except TagwatchError as exc:
+            log.error("skew scan of cluster %s failed: %s", cluster.name, exc)
+            return 0
+        report = result.report
+        findings = [f for f in report.findings if f.skewed or f.at_risk]
+        self.metrics.skewed.labels(cluster.name).set(sum(1 for f in findings if f.skewed))
+        queued = 0
+        routes = self.settings.routes()
+        with self.store.begin() as tx:
+            for finding in findings:
+                queued += enqueue_skew(
+                    tx, finding.to_json(report.builds), routes=routes, labels={}, now=self.now()
+                )
+        if queued:
+            self._deliver_now.set()
+        return queued
+
+    # -- health ------------------------------------------------------------------------
+
+    def readiness(self) -> dict[str, Any]:
+        """What /readyz reports: database reachable, scheduler running, last cycle age."""
+        checks: dict[str, Any] = {"scheduler": bool(self.started and self.scheduler.running)}
+        try:
+            with self.store.begin() as tx:
+                depth = tx.outbox_depth()
+            checks["database"] = True
+            self.metrics.outbox_depth.set(depth)
+        except TagwatchError as exc:
+            checks["database"] = False
+            checks["database_error"] = str(exc)
+        now = self.clock()
+        tick_age = None if self.last_tick is None else now - self.last_tick
+        checks["last_tick_age_seconds"] = tick_age
+        checks["last_cycle_age_seconds"] = (
+            None if self.last_cycle is None else now - self.last_cycle
+        )
+        checks["leader"] = self.leader
+        stale = tick_age is None or tick_age > max(30.0, self.settings.scheduler.tick * 10)
+        checks["ready"] = bool(checks["scheduler"] and checks["database"] and not stale)
+        return checks
+
+
+def math_ceil(value: float) -> int:
+    return int(-(-value // 1))
+
+
+def build_service(settings: Settings, *, holder: str | None = None) -> Service:
+    """A service wired from settings: the store (an empty database is migrated), the registry
+    client with per-host settings, and the Slack destinations."""
+    from tagwatch.app.context import open_store, registry_client
+
+    store = open_store(settings.database_url, migrate=True)
+    registry = registry_client(settings.registry_settings())
+    return Service(
+        settings,
+        store=store,
+        registry=registry,
+        destinations=build_destinations(settings),
+        holder=holder,
+    )
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value the settings resolve to (for log redaction)."""
+    values: list[str | None] = [settings.slack.bot_token(), settings.slack.webhook_url()]
+    values += [entry.password() for entry in settings.registries.values()]
+    hooks = settings.webhooks
+    values += [hooks.distribution.secret(), hooks.dockerhub.secret()]
+    values += [hooks.github.secret(), hooks.ecr.secret()]
+    if settings.database_url:
+        from sqlalchemy.engine import make_url
+
+        with contextlib.suppress(Exception):
+            values.append(make_url(settings.database_url).password)
+    return [v for v in values if v and len(v) >= 4]
+
+
+class Redact(logging.Filter):
+    """Replace secret values in log records (message and arguments) with `***`."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            clean = message
+            for secret in self.secrets:
+                clean = clean.replace(secret, "***")
+            if clean != message or record.args:
+                record.msg, record.args = clean, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and the exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created).astimezone().isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data)
+
+
+def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler:
+    """Log to stderr as JSON or text at the configured level, secrets redacted."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        JsonFormatter()
+        if settings.log.format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.addFilter(Redact(secrets_of(settings)))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log.level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    return handler

@@ -1,0 +1,441 @@
+"""Service settings: the YAML file plus TAGWATCH_* environment overrides, validated up front."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from tagwatch.core.alerts import DEFAULT_CHANGES, Route
+from tagwatch.core.moves import Change
+from tagwatch.core.references import ImageRef
+from tagwatch.errors import ConfigError, InvalidReference
+from tagwatch.registry import RegistrySettings
+
+__all__ = [
+    "BudgetSettings",
+    "ClusterEntry",
+    "LogSettings",
+    "RegistryEntry",
+    "RouteEntry",
+    "SchedulerSettings",
+    "Settings",
+    "SlackSettings",
+    "WatchEntry",
+    "WebhookSecret",
+    "WebhookSettings",
+    "load_settings",
+    "parse_duration",
+]
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+_GLOB = re.compile(r"[*?\[]")
+
+
+def parse_duration(value: object) -> float:
+    """`90`, `30s`, `5m`, `1h30m`, `250ms` -> seconds; raises ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration like 5m")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value.strip())) and value.strip():
+        h, m, s, ms = (int(g) if g else 0 for g in match.groups())
+        seconds = h * 3600 + m * 60 + s + ms / 1000
+    else:
+        raise ValueError("must be a duration like 5m")
+    if seconds <= 0:
+        raise ValueError("must be a positive duration like 5m")
+    return seconds
+
+
+def _duration(value: object) -> float:
+    return parse_duration(value)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Secret(_Model):
+    """A secret given by reference: the name of an environment variable, or a file."""
+
+    def _resolve(self, env_name: str | None, file: Path | None) -> str | None:
+        if env_name:
+            value = os.environ.get(env_name)
+            if value is None:
+                raise ValueError(f"environment variable {env_name} is not set")
+            return value.strip()
+        if file is not None:
+            try:
+                return file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read {file}: {exc.strerror}") from exc
+        return None
+
+
+class BudgetSettings(_Model):
+    """How many registry requests tagwatch may send per interval, and how many at once."""
+
+    requests: int = Field(default=1000, ge=1)
+    per: float = 3600.0
+    concurrency: int = Field(default=16, ge=1, le=1024)
+
+    _per = field_validator("per", mode="before")(_duration)
+
+
+class RegistryEntry(_Secret):
+    """One registry host: TLS, credentials by reference, request budget."""
+
+    insecure: bool = False
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    allowed_auth_hosts: tuple[str, ...] = ()
+    budget: BudgetSettings = BudgetSettings()
+
+    def password(self) -> str | None:
+        return self._resolve(self.password_env, self.password_file)
+
+
+class WatchEntry(_Model):
+    """A tag (or a tag pattern like `ghcr.io/org/app:release-*`) to poll."""
+
+    ref: str
+    interval: float | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    _interval = field_validator("interval", mode="before")(
+        lambda v: None if v is None else parse_duration(v)
+    )
+
+    @field_validator("ref")
+    @classmethod
+    def _valid_ref(cls, value: str) -> str:
+        repository, tag = cls._split(value)
+        if _GLOB.search(repository):
+            raise ValueError("patterns are allowed in the tag only (`repo:release-*`)")
+        try:
+            ImageRef.parse(f"{repository}:{tag}" if not _GLOB.search(tag) else repository)
+        except InvalidReference as exc:
+            raise ValueError(exc.problem) from exc
+        if "@" in value:
+            raise ValueError("a watch is a tag, not a digest")
+        return value
+
+    @staticmethod
+    def _split(value: str) -> tuple[str, str]:
+        slash = value.rfind("/")
+        colon = value.rfind(":")
+        if colon > slash:
+            return value[:colon], value[colon + 1 :]
+        return value, "latest"
+
+    @property
+    def is_pattern(self) -> bool:
+        return bool(_GLOB.search(self._split(self.ref)[1]))
+
+    @property
+    def repository(self) -> ImageRef:
+        """The repository (tag `latest` as a placeholder) a pattern is expanded in."""
+        return ImageRef.parse(self._split(self.ref)[0])
+
+    @property
+    def tag_pattern(self) -> str:
+        return self._split(self.ref)[1]
+
+    def image(self) -> ImageRef:
+        """The watched tag (not for patterns)."""
+        return ImageRef.parse(self.ref)
+
+
+class RouteEntry(_Model):
+    """Send matching moves to `channel`: by tag glob (`patterns`) and/or watch `labels`."""
+
+    channel: str = Field(min_length=1)
+    patterns: tuple[str, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+    changes: tuple[Change, ...] = tuple(sorted(DEFAULT_CHANGES, key=str))
+    skew: bool = True
+
+
+class SlackSettings(_Secret):
+    """Slack: a bot token (threads, lookups) or an incoming webhook URL, by reference."""
+
+    bot_token_env: str | None = None
+    bot_token_file: Path | None = None
+    webhook_url_env: str | None = None
+    webhook_url_file: Path | None = None
+    base_url: str | None = None  # the Web API base URL (tests point it at a fake Slack)
+    default_channel: str | None = None
+    routes: tuple[RouteEntry, ...] = ()
+    timeout: float = 10.0
+
+    _timeout = field_validator("timeout", mode="before")(_duration)
+
+    def bot_token(self) -> str | None:
+        return self._resolve(self.bot_token_env, self.bot_token_file)
+
+    def webhook_url(self) -> str | None:
+        return self._resolve(self.webhook_url_env, self.webhook_url_file)
+
+    @property
+    def enabled(self) -> bool:
+        return any(
+            (self.bot_token_env, self.bot_token_file, self.webhook_url_env, self.webhook_url_file)
+        )
+
+
+class ClusterEntry(_Model):
+    """A Kubernetes cluster to scan for digest skew."""
+
+    name: str = Field(min_length=1)
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    selector: str | None = None
+    interval: float = 600.0
+
+    _interval = field_validator("interval", mode="before")(_duration)
+
+
+class WebhookSecret(_Secret):
+    """A webhook's shared secret (or GitHub's signing secret), by reference."""
+
+    secret_env: str | None = None
+    secret_file: Path | None = None
+
+    def secret(self) -> str | None:
+        return self._resolve(self.secret_env, self.secret_file)
+
+
+class WebhookSettings(_Model):
+    """Push webhooks; a kind without a secret is disabled (its endpoint answers 404)."""
+
+    distribution: WebhookSecret = WebhookSecret()
+    dockerhub: WebhookSecret = WebhookSecret()
+    github: WebhookSecret = WebhookSecret()
+    ecr: WebhookSecret = WebhookSecret()
+
+
+class SchedulerSettings(_Model):
+    """How the poller spreads and paces work."""
+
+    default_interval: float = 300.0
+    jitter: float = Field(default=0.1, ge=0, le=1)  # up to this share of the interval, random
+    tick: float = 1.0
+    delivery_interval: float = 5.0
+    expand_interval: float = 300.0  # how often tag patterns and stored watches are re-read
+    misfire_grace_time: float = 30.0
+    lease_ttl: float = 15.0
+    batch_size: int = Field(default=500, ge=1)
+
+    _durations = field_validator(
+        "default_interval",
+        "tick",
+        "delivery_interval",
+        "expand_interval",
+        "misfire_grace_time",
+        "lease_ttl",
+        mode="before",
+    )(_duration)
+
+
+class LogSettings(_Model):
+    format: Literal["json", "text"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(BaseSettings):
+    """Everything `tagwatch run` needs; see config/tagwatch.example.yaml for every key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TAGWATCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    database_url: str | None = None
+    listen: str = "127.0.0.1:8080"
+    watches: tuple[WatchEntry, ...] = ()
+    registries: dict[str, RegistryEntry] = Field(default_factory=dict)
+    slack: SlackSettings = SlackSettings()
+    clusters: tuple[ClusterEntry, ...] = ()
+    webhooks: WebhookSettings = WebhookSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (which comes in as init values).
+        return (env_settings, init_settings)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT like 127.0.0.1:8080")
+        return value
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def registry_settings(self) -> dict[str, RegistrySettings]:
+        """Per-host settings for the registry client, secrets resolved."""
+        return {
+            host: RegistrySettings(
+                insecure=entry.insecure,
+                username=entry.username,
+                password=entry.password(),
+                max_concurrency=entry.budget.concurrency,
+                allowed_auth_hosts=entry.allowed_auth_hosts,
+            )
+            for host, entry in self.registries.items()
+        }
+
+    def routes(self) -> list[Route]:
+        """Alert routes; with a webhook URL every route goes to the one webhook destination."""
+        webhook = bool(self.slack.webhook_url_env or self.slack.webhook_url_file)
+        out = [
+            Route(
+                destination="webhook" if webhook else r.channel,
+                patterns=r.patterns,
+                labels=dict(r.labels),
+                changes=frozenset(r.changes),
+                skew=r.skew,
+            )
+            for r in self.slack.routes
+        ]
+        if self.slack.default_channel or (webhook and not out):
+            out.append(Route(destination="webhook" if webhook else str(self.slack.default_channel)))
+        return out
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling against config/tagwatch.example.yaml)"
+    if kind == "missing":
+        return "is required"
+    message = str(error.get("msg", "invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    return [f"{_location(tuple(e['loc']))}: {_message(e)}" for e in exc.errors()]
+
+
+def _check_references(settings: Settings) -> list[str]:
+    """Secrets must resolve and Slack must be coherent; one problem per line."""
+    problems: list[str] = []
+    for host, entry in settings.registries.items():
+        if entry.password_env and entry.password_file:
+            problems.append(f"registries.{host}: give password_env or password_file, not both")
+        try:
+            entry.password()
+        except ValueError as exc:
+            key = "password_env" if entry.password_env else "password_file"
+            problems.append(f"registries.{host}.{key}: {exc}")
+    slack = settings.slack
+    has_bot = bool(slack.bot_token_env or slack.bot_token_file)
+    has_hook = bool(slack.webhook_url_env or slack.webhook_url_file)
+    if has_bot and has_hook:
+        problems.append("slack: give a bot token or a webhook URL, not both")
+    for name, getter in (("bot_token", slack.bot_token), ("webhook_url", slack.webhook_url)):
+        try:
+            getter()
+        except ValueError as exc:
+            suffix = "_env" if getattr(slack, f"{name}_env") else "_file"
+            problems.append(f"slack.{name}{suffix}: {exc}")
+    if has_bot and not slack.routes and not slack.default_channel:
+        problems.append(
+            "slack.default_channel: is required with a bot token when no routes are set"
+        )
+    if (slack.routes or slack.default_channel) and not (has_bot or has_hook):
+        problems.append("slack: routes need bot_token_env/bot_token_file or webhook_url_env/_file")
+    for kind in ("distribution", "dockerhub", "github", "ecr"):
+        hook: WebhookSecret = getattr(settings.webhooks, kind)
+        try:
+            hook.secret()
+        except ValueError as exc:
+            suffix = "secret_env" if hook.secret_env else "secret_file"
+            problems.append(f"webhooks.{kind}.{suffix}: {exc}")
+    names = [c.name for c in settings.clusters]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            problems.append(f"clusters[{index}].name: {name!r} is used twice")
+    return problems
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read `path` (or $TAGWATCH_CONFIG; none: defaults), apply TAGWATCH_* overrides, validate.
+
+    Raises ConfigError whose message has one line per problem, each with its location.
+    """
+    if path is None and os.environ.get("TAGWATCH_CONFIG"):
+        path = Path(os.environ["TAGWATCH_CONFIG"])
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark is not None else "?"
+            reason = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"{path}: {where}: {reason}") from exc
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: (top level): must be a mapping of settings")
+        data = raw
+    data.update(overrides)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_problems(exc))) from exc
+    problems = _check_references(settings)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return settings

@@ -1,0 +1,68 @@
+"""The FastAPI application: health, readiness, Prometheus metrics, the API and the webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tagwatch import __version__
+from tagwatch.app.service import Service
+from tagwatch.web import api, webhooks
+
+__all__ = ["create_app"]
+
+
+def create_app(service: Service, *, lifecycle: bool = True) -> FastAPI:
+    """The app for `service`; with `lifecycle` the app starts and stops the service with itself."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if lifecycle:
+            await service.start()
+        try:
+            yield
+        finally:
+            if lifecycle:
+                await service.stop()
+
+    app = FastAPI(
+        title="tagwatch",
+        version=__version__,
+        description="Image tag digest history: read-only audit API, health, metrics, webhooks.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    hooks = service.settings.webhooks
+    app.state.webhook_secrets = {
+        kind: getattr(hooks, kind).secret()
+        for kind in ("distribution", "dockerhub", "github", "ecr")
+    }
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={503: {"description": "database unreachable, scheduler stopped or stale"}},
+    )
+    def readyz() -> JSONResponse:
+        """Database reachable, scheduler running, and the age of the last tick and poll cycle."""
+        checks: dict[str, Any] = service.readiness()
+        return JSONResponse(checks, status_code=200 if checks["ready"] else 503)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(api.router)
+    app.include_router(webhooks.router)
+    return app
