@@ -371,3 +371,28 @@ def test_two_workers_never_send_the_same_item(pg_database: str, slack: FakeSlack
     assert len(keys) == 40 and len(set(keys)) == 40
     assert sum(r.delivered for r in reports) == 40
     assert sum(1 for r in reports if r.claimed) >= 3  # the work was really shared
+
+
+async def test_every_alert_arrives_exactly_once_through_a_storm_of_failures(
+    store: Store, slack: FakeSlack, bot: BotDestination
+) -> None:
+    clock = Clock()
+    queued = alerts(12)
+    enqueue(store, queued, clock.now())
+    slack.script(
+        "chat.postMessage",
+        "ok", "500", "500", "accept-hang", "429:40", "ok", "hang", "channel_not_found",
+        "ok", "503", "503", "accept-hang", "ok", "500", "500", "ok",
+    )  # fmt: skip
+    reports = []
+    for _ in range(40):
+        if depth(store) == 0:
+            break
+        reports.append(await run(store, clock, {"alerts": bot}, limit=5))
+        clock.advance(3600)
+    assert depth(store) == 0
+    # The two messages Slack took without answering were found, not posted again.
+    assert sum(r.duplicates for r in reports) == 2
+    assert sum(r.permanent for r in reports) >= 1
+    keys = [p.metadata["event_payload"]["key"] for p in slack.posts if p.metadata]
+    assert sorted(keys) == sorted(a.key for a in queued)
