@@ -228,7 +228,8 @@ class _Context:
         return self.index_of.get(digest, digest)
 
     def history(self, ref: ImageRef) -> TagHistory | None:
-        history = self.histories.get(ref.untagged())
+        key = ref if ref.digest is None else ref.untagged()
+        history = self.histories.get(key)
         return history if history is not None and history.sightings else None
 
     def moves(self, history: TagHistory) -> list[TagMove]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
@@ -69,6 +70,7 @@ class RunningImage:
         return str(self.digest) if self.kind is ImageKind.MANIFEST else f"image-id:{self.digest}"
 
 
+@lru_cache(maxsize=65536)
 def normalise_image_id(raw: str | None) -> RunningImage | None:
     """Read `containerStatuses[].imageID` in any runtime's spelling; None when empty or unreadable.
 
@@ -116,6 +118,7 @@ def default_pull_policy(ref: ImageRef | None) -> PullPolicy:
     return PullPolicy.IF_NOT_PRESENT
 
 
+@lru_cache(maxsize=65536)
 def parse_image(raw: str) -> ImageRef | None:
     """The spec's image as an ImageRef (no tag means `latest`), or None when it does not parse."""
     try:
