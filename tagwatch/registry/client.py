@@ -810,6 +810,20 @@ class RegistryClient:
                     continue
                 raise exc
             self._note_rate_limit(host, response)
+            if (
+                url.scheme == "http"
+                and host.scheme == "http"
+                and response.status_code == 400
+                and (
+                    b"HTTPS server" in response.content
+                    or (response.http_version == "HTTP/1.0" and not response.headers)
+                )
+            ):
+                # Go's bare answer to plain HTTP on a TLS port: this loopback registry is HTTPS.
+                host.scheme = "https"
+                url = url.copy_with(scheme="https")
+                origin = (url.scheme, url.host, url.port)
+                continue
             if method != "HEAD":
                 declared = response.headers.get("content-length")
                 if (

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from tagwatch.core.digests import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Digest
 from tagwatch.core.moves import Source
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import RegistryUnavailable
-from tagwatch.registry import RegistryClient
+from tagwatch.registry import RegistryClient, RegistrySettings
 from tests.support.registry import TestRegistry, skopeo_digest
 
 NOW = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
@@ -223,3 +225,22 @@ async def test_a_thousand_tags_resolve_at_hundreds_per_second(
     # ~550/s on an idle 2-core machine; the floor leaves room for a loaded CI runner.
     assert 1000 / elapsed > 200, f"{1000 / elapsed:.0f} tags/s"
     assert isinstance(results[0], Digest)
+
+
+async def test_tls_is_verified_by_default_and_insecure_skips_verification(
+    make_registry: Callable[..., TestRegistry], repo_name: str
+) -> None:
+    tls = make_registry(tls=True)
+    assert tls.url.startswith("https://") and tls.ca_path is not None
+    digest = tls.push_image(repo_name, "v1", content="tls")
+    ref = ref_of(tls, repo_name, "v1")
+    async with RegistryClient(max_retries=1, retry_base=0.01) as strict:
+        with pytest.raises(RegistryUnavailable, match="TLS certificate verification failed"):
+            await strict.resolve(ref)
+    settings = {tls.host: RegistrySettings(insecure=True)}
+    async with RegistryClient(settings=settings, max_retries=0) as lax:
+        assert await lax.resolve(ref) == digest
+    trusting = httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(tls.ca_path)))
+    async with RegistryClient(http=trusting, max_retries=0) as client:
+        assert await client.resolve(ref) == digest
+    await trusting.aclose()

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import time
@@ -119,6 +120,7 @@ class TestRegistry:
         password: str = "s3cret-pw",
         notifications: list[dict[str, Any]] | None = None,
         token_realm_host: str | None = None,
+        tls: bool = False,
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +129,9 @@ class TestRegistry:
         self.password = password
         self.port = _free_port()
         self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://{self.host}"
+        self.ca_path: Path | None = None
         self.issuer: TokenIssuer | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._binary = _which(REGISTRY_BINARY)
@@ -140,7 +144,10 @@ class TestRegistry:
         elif auth == "token":
             assert self.issuer is not None
             http_auth = _TokenAuth(self.issuer)
-        self.http = httpx.Client(base_url=self.url, auth=http_auth, timeout=10.0)
+        verify: bool | ssl.SSLContext = True
+        if self.ca_path is not None:
+            verify = ssl.create_default_context(cafile=str(self.ca_path))
+        self.http = httpx.Client(base_url=self.url, auth=http_auth, timeout=10.0, verify=verify)
         self.start()
 
     # -- process ----------------------------------------------------------------------------
@@ -181,6 +188,10 @@ class TestRegistry:
                     "rootcertbundle": str(self.issuer.cert_path),
                 }
             }
+        if self.tls:
+            cert, key = _self_signed(self.workdir)
+            self.ca_path = cert
+            config["http"]["tls"] = {"certificate": str(cert), "key": str(key)}
         if notifications:
             config["notifications"] = {"endpoints": notifications}
         self.config_path.write_text(json.dumps(config, indent=2))  # JSON is valid YAML
@@ -491,6 +502,48 @@ class TestRegistry:
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost: (cert path, key path)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tagwatch test registry")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "registry.crt", directory / "registry.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 def skopeo_digest(ref: str, *, creds: tuple[str, str] | None = None) -> str:
