@@ -189,9 +189,27 @@ class _BoundedRateLimitRetry(RateLimitErrorRetryHandler):
         return False
 
 
+class _UnsentRetry(ConnectionErrorRetryHandler):
+    """slack_sdk's connection-error handler, only for failures before the request went out
+    (refused, DNS). A reset or a dropped answer may follow a message Slack already took:
+    that goes back to the outbox, whose retry looks the message up before posting again."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not isinstance(error, URLError) or response is not None:
+            return False
+        return isinstance(error.reason, ConnectionRefusedError | socket.gaierror)
+
+
 def _retry_handlers(max_inline_wait: float) -> list[RetryHandler]:
     return [
-        ConnectionErrorRetryHandler(),
+        _UnsentRetry(),
         _BoundedRateLimitRetry(max_inline_wait),
         ServerErrorRetryHandler(),
     ]

@@ -166,6 +166,19 @@ def test_a_hanging_slack_times_out_as_retryable(slack: FakeSlack, bot: BotDestin
     assert not info.value.permanent and "timed out" in str(info.value)
 
 
+def test_a_dropped_answer_is_not_retried_blindly_but_looked_up(
+    slack: FakeSlack, bot: BotDestination
+) -> None:
+    alert = move_alert()
+    slack.script("chat.postMessage", "accept-drop")
+    with pytest.raises(DeliveryError) as info:
+        bot.deliver(alert, resend=False, now=NOW)
+    assert not info.value.permanent
+    assert len(slack.posts) == 1  # the SDK did not post it a second time
+    assert bot.deliver(alert, resend=True, now=NOW).duplicate
+    assert len(slack.posts) == 1
+
+
 def test_a_webhook_posts_the_blocks(slack: FakeSlack, hook: WebhookDestination) -> None:
     delivered = hook.deliver(move_alert(), resend=False, now=NOW)
     [body] = slack.webhook_posts

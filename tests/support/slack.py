@@ -5,7 +5,8 @@
 "429:3", "500", "ok")` (or the webhook path): each call takes the next answer; when the
 script is empty calls succeed. Answers: `ok`, `429` or `429:<retry-after>`, `500`, `503`,
 `hang` (no answer until the client gives up), `accept-hang` (chat.postMessage: the
-message is posted but the answer never comes), an API error code such as `invalid_auth`, or
+message is posted but the answer never comes), `accept-drop` (posted, then the connection
+closes without an answer), an API error code such as `invalid_auth`, or
 for the webhook `404` (`no_service`), `410`, `403`.
 """
 
@@ -84,6 +85,11 @@ class FakeSlack:
                 if answer == "hang":
                     release.wait(fake.hang_seconds)
                     self._send(200, {"ok": False, "error": "too_late"})
+                    return
+                if answer == "accept-drop" and name == "chat.postMessage":
+                    # Slack took the message, then the connection dropped before the answer.
+                    self._post(body, reply=False)
+                    self.close_connection = True
                     return
                 if answer == "accept-hang" and name == "chat.postMessage":
                     # Slack took the message, but its answer never reaches the client.
