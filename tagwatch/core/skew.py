@@ -120,6 +120,7 @@ class WorkloadFinding:
     reasons: tuple[str, ...] = ()
     risk: str | None = None
     nodes: Mapping[str, str | None] = field(default_factory=dict)
+    holders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     last_move_at: datetime | None = None
     repushed_recently: bool = False
     remediation: tuple[str, ...] = ()
@@ -142,6 +143,7 @@ class WorkloadFinding:
             "risk": self.risk,
             "rollout": {"complete": self.rollout.complete, "reason": self.rollout.reason},
             "nodes": dict(self.nodes),
+            "nodes_holding": {d: list(n) for d, n in self.holders.items()},
             "last_move_at": _iso(self.last_move_at),
             "repushed_recently": self.repushed_recently,
             "remediation": list(self.remediation),
@@ -205,6 +207,12 @@ class _Context:
         self.builds = builds
         self.nodes = [n for n in nodes if n.ready]
         self.node_index = {n.name: node_tag_index(n) for n in self.nodes}
+        self.node_digests: dict[str, set[str]] = {}
+        for node in self.nodes:
+            for names in node.images:
+                for name in names:
+                    if "@" in name:
+                        self.node_digests.setdefault(name.rpartition("@")[2], set()).add(node.name)
         self.now = now
         self._refs: dict[str, ImageRef | None] = {}
         self._moves: dict[ImageRef, list[TagMove]] = {}
@@ -519,11 +527,32 @@ def _finding(
         reasons=tuple(reasons),
         risk=risk,
         nodes=nodes_json,
+        holders=_holders(ctx, pods, now_digest),
         last_move_at=last_move_at,
         repushed_recently=repushed,
         remediation=tuple(remediation),
         init=init,
     )
+
+
+def _holders(
+    ctx: _Context,
+    pods: Sequence[PodFinding],
+    now_digest: Digest | None,
+) -> dict[str, tuple[str, ...]]:
+    """Which nodes hold which bytes: nodes running them, and nodes whose image list names them."""
+    out: dict[str, set[str]] = {}
+    for p in pods:
+        if p.digest is not None and p.node:
+            out.setdefault(p.digest, set()).add(p.node)
+    wanted = {k for k in out if not k.startswith("image-id:")}
+    if now_digest is not None:
+        wanted.add(str(now_digest))
+    for key in wanted:
+        cached = ctx.node_digests.get(key)
+        if cached:
+            out.setdefault(key, set()).update(cached)
+    return {k: tuple(sorted(v)) for k, v in sorted(out.items())}
 
 
 def _node_list(names: Sequence[str], limit: int = 5) -> str:

@@ -441,6 +441,7 @@ def test_if_not_present_predicts_per_node_cache_and_capped_lists_are_unknown(
     report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
     web = _one(report, "web")
     assert web["nodes"] == {"node-a": str(v1), "node-b": str(v2), "node-c": None}
+    assert web["nodes_holding"] == {str(v1): ["node-a"]}
     assert web["at_risk"] is True
     assert "node-b" in web["risk"] and "node-a" not in web["risk"].split("cannot tell")[0]
     assert "node-c" in web["risk"].split("cannot tell")[1]
