@@ -200,6 +200,7 @@ class Service:
         if self._stopping:
             return
         self._stopping = True
+        self._deliver_now.set()  # wakes the delivery kicker, which then returns
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         pending = [t for t in self._tasks if not t.done()]

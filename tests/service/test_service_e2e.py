@@ -1,0 +1,92 @@
+"""The running service against the real test registry and a fake Slack: polls, webhooks, alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from tagwatch.app.settings import load_settings
+from tagwatch.core.references import ImageRef
+from tagwatch.store import Store
+from tests.service.conftest import HOOK_SECRET, eventually, free_port, running, service_config
+from tests.support.registry import TestRegistry
+from tests.support.slack import FakeSlack
+
+
+async def test_a_pushed_digest_during_polling_gives_exactly_one_alert(
+    registry: TestRegistry, repo_name: str, slack: FakeSlack, tmp_path: Path, secrets_env: None
+) -> None:
+    registry.push_image(repo_name, "v1", content="first")
+    ref = f"{registry.host}/{repo_name}:v1"
+    path = service_config(
+        tmp_path,
+        db=f"sqlite:///{tmp_path / 'tw.db'}",
+        watches=[{"ref": ref, "interval": "300ms"}],
+        slack=slack,
+    )
+    async with running(load_settings(path)) as svc:
+        polls = svc.service.metrics.checks.labels(registry.host, "poll")
+        await eventually(lambda: polls._value.get() >= 1)
+        assert slack.posts == []  # the first sighting is history, not an alert
+        new = registry.push_image(repo_name, "v1", content="second")
+        await eventually(lambda: slack.posts, within=10)
+        checks_then = polls._value.get()
+        await eventually(lambda: polls._value.get() >= checks_then + 3)  # more polls: no repeat
+        posts = slack.posts
+        assert len(posts) == 1
+        assert posts[0].channel == "C-ALERTS"
+        assert str(new) in str(posts[0].blocks)
+        response = await svc.client.get("/api/v1/moves")
+        moves = [m for m in response.json() if m["ref"] == ref and m["change"] != "added"]
+        assert [m["to_digest"] for m in moves][-1] == str(new)
+
+
+async def test_a_registry_push_notification_triggers_a_check_within_seconds(
+    make_registry: object, repo_name: str, slack: FakeSlack, tmp_path: Path, secrets_env: None
+) -> None:
+    port = free_port()
+    reg: TestRegistry = make_registry(  # type: ignore[operator]
+        notifications=[
+            {
+                "name": "tagwatch",
+                "url": f"http://127.0.0.1:{port}/webhooks/distribution",
+                "headers": {"Authorization": [f"Bearer {HOOK_SECRET}"]},
+                "timeout": "2s",
+                "threshold": 3,
+                "backoff": "1s",
+            }
+        ]
+    )
+    reg.push_image(repo_name, "v1", content="first")
+    ref = f"{reg.host}/{repo_name}:v1"
+    # Polling every hour: only the webhook can make the check happen in time.
+    path = service_config(
+        tmp_path,
+        db=f"sqlite:///{tmp_path / 'tw.db'}",
+        watches=[{"ref": ref, "interval": "1h"}],
+        slack=slack,
+        listen=f"127.0.0.1:{port}",
+    )
+    settings = load_settings(path)
+    watched = ImageRef.parse(ref)
+    store = Store.open(f"sqlite:///{tmp_path / 'tw.db'}")
+    try:
+        async with running(settings, http=True) as svc:
+            first = svc.service.trigger(watched)
+            assert first is not None
+            await first  # the first sighting, so the push below is a move
+            pushed_at = time.monotonic()
+            new = reg.push_image(repo_name, "v1", content="second")
+            posts = await eventually(lambda: slack.posts, within=10)
+            latency = time.monotonic() - pushed_at
+            assert latency < 5, f"push to Slack took {latency:.1f} s"
+            assert len(posts) == 1
+            with store.begin() as tx:
+                history = tx.history(watched)
+            assert history.current is not None and history.current.digest == new
+            assert history.current.source.value == "webhook"
+            await asyncio.sleep(1.0)
+            assert len(slack.posts) == 1
+    finally:
+        store.close()
