@@ -188,14 +188,15 @@ class _Batch:
             # Another worker may claim it once the lease ends: leave it (and the rest) alone.
             return False
         resend = item.attempts > 0
-        # Write-ahead: count the attempt and re-lease the item before Slack can see it, so
-        # that whoever sends it next knows it may already be there.
+        # Write-ahead: count the attempt and re-lease the item (for two leases, room for
+        # timeouts and the SDK's own retries) before Slack can see it, so that whoever sends
+        # it next knows it may already be there.
         started = self.now()
         if not self._record(
             lambda tx: tx.mark_failed(
                 item.id,
                 error=f"delivery started by {self.worker} at {started.isoformat()}; not confirmed",
-                retry_at=started + lease,
+                retry_at=started + 2 * lease,
             ),
             item,
         ):

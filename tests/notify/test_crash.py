@@ -74,7 +74,7 @@ def test_kill_9_between_slack_ok_and_the_mark_does_not_repeat_the_message(
             deliver_due(
                 store,
                 destinations={"alerts": restarted},
-                now=lambda: T0 + timedelta(seconds=61),
+                now=lambda: T0 + timedelta(seconds=121),
                 worker="restarted",
                 pacer=Pacer(interval=0),
             )
