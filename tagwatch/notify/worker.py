@@ -10,9 +10,12 @@ Never doubled: the outbox key is unique per move and destination, claims are exc
 started" (one short transaction that counts an attempt and re-leases the item). An item
 that shows an earlier attempt may have reached Slack, so a bot destination first looks for
 its key in the channel (messages carry it in `metadata`) and posts only when it is not
-there. What remains: a crash between Slack's OK and `mark_delivered` repeats the message
-on an incoming webhook (it cannot be looked up), and on a bot destination when the earlier
-copy has scrolled out of the last `history_limit` messages or the token lacks history scope.
+there. What remains: a crash (or lost answer) between Slack's OK and `mark_delivered`
+repeats the message on an incoming webhook (it cannot be looked up), and on a bot
+destination when the earlier copy has scrolled out of the last `history_limit` messages or
+the token lacks the history scope; slack_sdk's ServerErrorRetryHandler re-posts after a
+500/503, which would repeat a message only if Slack had taken it before failing. Pacing is
+per process: replicas sharing a channel are not paced against each other.
 """
 
 from __future__ import annotations
