@@ -75,7 +75,7 @@ class RegistrySettings:
     insecure: bool = False  # allow plain HTTP and skip TLS verification for this host
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    max_concurrency: int = 16
+    max_concurrency: int = 8
     allowed_auth_hosts: tuple[str, ...] = ()  # extra token-realm hosts credentials may go to
 
 
@@ -223,7 +223,7 @@ class RegistryClient:
             verify=verify,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
         )
 
     # -- lifecycle ----------------------------------------------------------------------------
