@@ -24,7 +24,7 @@ def test_public_names_are_listed_in_all() -> None:
 def test_registry_settings_defaults() -> None:
     settings = RegistrySettings()
     assert settings == RegistrySettings(
-        insecure=False, username=None, password=None, max_concurrency=16, allowed_auth_hosts=()
+        insecure=False, username=None, password=None, max_concurrency=8, allowed_auth_hosts=()
     )
     assert dataclasses.is_dataclass(settings)
     assert "hunter2" not in repr(RegistrySettings(username="u", password="hunter2"))
