@@ -108,6 +108,8 @@ def _status(f: WorkloadFinding) -> str:
         return "[yellow]stale[/]"
     if not f.rollout.complete:
         return "[cyan]rolling out[/]"
+    if f.pods and all(p.state is PodState.UNKNOWN for p in f.pods):
+        return "[dim]unknown[/]"
     return "[green]ok[/]"
 
 
@@ -165,6 +167,17 @@ def _print_table(result: ScanResult) -> None:
         f"\n{len(report.findings)} workload containers, {skewed} skewed, {risky} at risk",
         markup=False,
     )
+    blind = sum(1 for f in report.findings if f.pods and _no_history(f))
+    if blind:
+        console.print(
+            f"{blind} without recorded history for their tag: run without --offline, or "
+            "`tagwatch check REF`",
+            markup=False,
+        )
+
+
+def _no_history(f: WorkloadFinding) -> bool:
+    return f.tag_digest_now is None and "@" not in f.image
 
 
 @handle_errors
@@ -230,8 +243,10 @@ def _print_verdict(result: VerifyResult) -> None:
         )
     elif v.passed:
         console.print(f"[bold green]PASS[/] {name}: {v.ready_pods} ready pods")
+    elif v.rollout.complete:
+        console.print(f"[bold red]FAIL[/] {name}: rollout complete, but the pods do not match")
     else:
-        console.print(f"[bold red]FAIL[/] {name}: rollout {v.rollout.reason}")
+        console.print(f"[bold red]FAIL[/] {name}: {v.rollout.reason}")
     if v.ready_pods == 0:
         console.print("  no ready pods", markup=False)
     for c in v.containers:
