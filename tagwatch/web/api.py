@@ -99,16 +99,17 @@ def list_tags(request: Request) -> list[TagOut]:
 @router.get(
     "/tags/{ref:path}/history",
     response_model=HistoryOut,
-    responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 def tag_history(ref: str, request: Request) -> HistoryOut:
     """Every digest `ref` (e.g. `ghcr.io/org/app:v1`) pointed to, oldest first."""
+    # A reference that does not parse names no tag we could have history for: 404, with why.
     try:
         image = ImageRef.parse(ref)
     except InvalidReference as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from exc
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
     if image.tag is None or image.digest is not None:
-        raise HTTPException(status_code=400, detail="give a tag, not a digest")
+        raise HTTPException(status_code=404, detail=f"{ref} is not a tag (history is kept per tag)")
     try:
         with _store(request).begin() as tx:
             history = tx.history(image)

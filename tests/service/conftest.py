@@ -96,7 +96,7 @@ def service_config(
             "default_channel": "C-ALERTS",
         }
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(data.get(key), dict):
             data[key] = data[key] | value
         else:
             data[key] = value

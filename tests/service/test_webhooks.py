@@ -211,7 +211,7 @@ async def test_a_kind_without_a_secret_is_disabled(
     registry: TestRegistry, tmp_path: Path, secrets_env: None
 ) -> None:
     path = service_config(tmp_path, db=f"sqlite:///{tmp_path / 'tw.db'}", watches=[], webhooks={})
-    settings = load_settings(path).model_copy(update={"webhooks": load_settings(None).webhooks})
+    settings = load_settings(path)
     async with running(settings) as handle:
         response = await handle.client.post("/webhooks/distribution", json={})
         assert response.status_code == 404
