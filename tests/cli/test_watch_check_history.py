@@ -181,3 +181,37 @@ def test_watch_add_list_remove(run: Run) -> None:
 def test_bad_interval_and_label_are_usage_errors(run: Run) -> None:
     run("watch", "add", "nginx", "--interval", "soon", code=2)
     run("watch", "add", "nginx", "--label", "novalue", code=2)
+
+
+def test_check_uses_registry_credentials_from_the_config_file(
+    basic_registry: TestRegistry,
+    repo_name: str,
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ref = f"{basic_registry.host}/{repo_name}:private"
+    digest = basic_registry.push_image(repo_name, "private", content="secret bytes")
+    empty_docker_config = tmp_path / "docker"
+    empty_docker_config.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(empty_docker_config))
+
+    [denied] = _json(run("check", ref, "-o", "json", code=1))
+    assert denied["change"] == "error"
+
+    config = tmp_path / "tagwatch.yaml"
+    config.write_text(
+        f"registries:\n  {basic_registry.host}:\n"
+        f"    username: {basic_registry.username}\n    password_env: TEST_REGISTRY_PASSWORD\n"
+    )
+    monkeypatch.setenv("TEST_REGISTRY_PASSWORD", str(basic_registry.password))
+    [row] = _json(run("check", ref, "-o", "json", "--config", str(config)))
+    assert (row["change"], row["digest"]) == ("first_seen", str(digest))
+
+
+def test_broken_config_file_is_exit_2_before_any_request(run: Run, tmp_path: Path) -> None:
+    config = tmp_path / "broken.yaml"
+    config.write_text("registries: [this, is, not, a, mapping]\n")
+    result = run("check", "nginx:1.27", "--config", str(config), code=2)
+    assert "registries" in result.output
+    assert "Traceback" not in result.output
