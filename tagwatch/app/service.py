@@ -437,7 +437,11 @@ class Service:
             return
         try:
             report = await deliver_due(
-                self.store, destinations=self.destinations, now=self.now, worker=self.holder
+                self.store,
+                destinations=self.destinations,
+                now=self.now,
+                worker=self.holder,
+                lease_seconds=max(2, math_ceil(self.settings.scheduler.delivery_lease)),
             )
             self.metrics.delivered.inc(report.delivered)
             self.metrics.delivery_failures.inc(report.retrying + report.permanent)

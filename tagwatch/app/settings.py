@@ -237,6 +237,7 @@ class SchedulerSettings(_Model):
     expand_interval: float = 300.0  # how often tag patterns and stored watches are re-read
     misfire_grace_time: float = 30.0
     lease_ttl: float = 15.0
+    delivery_lease: float = 60.0  # an alert claimed by a replica that died is retried after this
     batch_size: int = Field(default=500, ge=1)
 
     _durations = field_validator(
@@ -246,6 +247,7 @@ class SchedulerSettings(_Model):
         "expand_interval",
         "misfire_grace_time",
         "lease_ttl",
+        "delivery_lease",
         mode="before",
     )(_duration)
 

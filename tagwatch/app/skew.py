@@ -14,7 +14,7 @@ from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, TagHistory
 from tagwatch.core.references import ImageRef
 from tagwatch.core.skew import SkewReport, find_skew, tag_refs
-from tagwatch.core.workloads import ImageKind, Workload, group_workloads
+from tagwatch.core.workloads import ImageKind, Workload, group_workloads, parse_image
 
 if TYPE_CHECKING:
     from lightkube import AsyncClient
@@ -69,20 +69,43 @@ async def refresh_tags(
 
 
 def load_history(store: Store, workloads: Iterable[Workload], refs: Sequence[ImageRef]) -> Joined:
-    """Histories of `refs`, index membership of every running digest, builds of every digest."""
-    running = {
-        c.running.digest
-        for w in workloads
-        for p in w.pods
-        for c in p.containers
-        if c.running is not None and c.running.kind is ImageKind.MANIFEST
-    }
+    """Histories of `refs`, the index of every running digest, and the builds a report shows.
+
+    Builds are read only for what the report can mention: each tag's current digest, the
+    digests of the moves since its earliest container start, and the moves out of every
+    digest a pod runs. With 5,000 recorded moves that is a few hundred rows, not thousands.
+    """
+    running: set[Digest] = set()
+    since: dict[ImageRef, datetime] = {}
+    for w in workloads:
+        for p in w.pods:
+            for c in p.containers:
+                if c.running is not None and c.running.kind is ImageKind.MANIFEST:
+                    running.add(c.running.digest)
+                ref = parse_image(c.image)
+                if ref is not None and c.started_at is not None:
+                    first = since.get(ref)
+                    if first is None or c.started_at < first:
+                        since[ref] = c.started_at
     with store.begin() as tx:
         histories = tx.histories(refs) if refs else {}
-        ever = {s.digest for h in histories.values() for s in h.sightings if s.digest}
         index_of = tx.index_of(running) if running else {}
-        builds = tx.builds(ever | set(index_of.values())) if ever else {}
+        shown = set(index_of.values()) | running
+        for ref, history in histories.items():
+            shown |= _shown_digests(history, since.get(ref), running | shown)
+        builds = tx.builds(shown) if shown else {}
     return Joined(dict(histories), dict(index_of), dict(builds))
+
+
+def _shown_digests(
+    history: TagHistory, since: datetime | None, running: set[Digest]
+) -> set[Digest]:
+    sightings = history.sightings
+    keep: set[int] = set(range(max(0, len(sightings) - 2), len(sightings)))
+    for i, s in enumerate(sightings):
+        if (since is not None and s.last_seen >= since) or s.digest in running:
+            keep.update((i - 1, i, i + 1))
+    return {d for i in keep if 0 <= i < len(sightings) and (d := sightings[i].digest) is not None}
 
 
 async def scan_skew(

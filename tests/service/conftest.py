@@ -34,6 +34,7 @@ FAST = {
     "delivery_interval": "500ms",
     "expand_interval": "2s",
     "lease_ttl": "2s",
+    "delivery_lease": "3s",
     "jitter": 0.0,
     "default_interval": "1s",
 }

@@ -1,0 +1,136 @@
+"""Base-image drift: which images are built on a base digest their base tag has moved away from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tagwatch.app.check import run_check, utcnow
+from tagwatch.core.digests import Digest
+from tagwatch.core.moves import BuildInfo
+from tagwatch.core.pinning import BaseDrift, DriftState, base_drift
+from tagwatch.core.references import ImageRef
+
+if TYPE_CHECKING:
+    from tagwatch.registry import RegistryClient
+    from tagwatch.store import Store
+
+__all__ = ["DriftResult", "find_drift"]
+
+
+@dataclass(frozen=True, slots=True)
+class DriftResult:
+    """One image: its base-image drift, or the error that kept us from judging it."""
+
+    ref: ImageRef
+    drift: BaseDrift | None = None
+    error: str | None = None
+
+    @property
+    def state(self) -> str:
+        return self.drift.state.value if self.drift else "error"
+
+    @property
+    def behind(self) -> bool:
+        return self.drift is not None and self.drift.state is DriftState.BEHIND
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.drift
+        return {
+            "ref": str(self.ref),
+            "digest": _str(d.digest if d else None),
+            "state": self.state,
+            "base": _str(d.base if d else None),
+            "base_digest": _str(d.base_digest if d else None),
+            "base_now": _str(d.base_now if d else None),
+            "moves_behind": d.moves_behind if d and d.state is DriftState.BEHIND else 0,
+            "moves_behind_exact": d.exact if d else True,
+            "base_moved_at": _iso(d.moved_at if d else None),
+            "base_window_start": _iso(d.window_start if d else None),
+            "reason": (d.reason or None) if d else None,
+            "error": self.error,
+        }
+
+
+def _str(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat().replace("+00:00", "Z") if when else None
+
+
+def _base_of(build: BuildInfo | None) -> ImageRef | None:
+    raw = build.label("base.name") if build else None
+    if not raw or not (build and build.label("base.digest")):
+        return None
+    try:
+        ref = ImageRef.parse(raw)
+    except ValueError:
+        return None
+    return ref.untagged() if ref.tag is not None else None
+
+
+async def find_drift(
+    refs: Sequence[ImageRef],
+    *,
+    store: Store,
+    registry: RegistryClient | None,
+    now: Callable[[], datetime] = utcnow,
+) -> list[DriftResult]:
+    """Judge each image (default: every watched tag) against its base tag's history.
+
+    With a `registry`, the images and then their base tags are checked now (and recorded);
+    without one (offline), only the recorded history and builds are used.
+    """
+    if not refs:
+        with store.begin() as tx:
+            refs = [w.ref for w in tx.watches()]
+    images = list(dict.fromkeys(r.untagged() for r in refs))
+    if not images:
+        return []
+
+    errors: dict[ImageRef, str] = {}
+    current: dict[ImageRef, tuple[Digest | None, BuildInfo | None]] = {}
+    if registry is not None:
+        for result in await run_check(images, registry=registry, store=store, now=now):
+            if result.error:
+                errors[result.ref] = result.error
+            else:
+                current[result.ref] = (result.digest, result.build)
+    else:
+        with store.begin() as tx:
+            histories = tx.histories(images)
+            digests = {h.current.digest for h in histories.values() if h.current}
+            recorded = tx.builds(d for d in digests if d is not None)
+        for ref in images:
+            sighting = histories[ref].current
+            if sighting is None:
+                errors[ref] = "never checked; run without --offline (or `tagwatch check`) first"
+            elif sighting.digest is None:
+                errors[ref] = "the tag was deleted from the registry"
+            else:
+                current[ref] = (sighting.digest, recorded.get(sighting.digest))
+
+    bases = list(dict.fromkeys(b for _, build in current.values() if (b := _base_of(build))))
+    if registry is not None and bases:
+        # Refresh the bases so "behind" means behind what the base tag points to now. A base
+        # that cannot be checked is judged on its recorded history.
+        await run_check(bases, registry=registry, store=store, now=now)
+    with store.begin() as tx:
+        base_histories = tx.histories(bases)
+        base_digests = {s.digest for h in base_histories.values() for s in h.sightings if s.digest}
+        base_builds = tx.builds(base_digests)
+
+    results: list[DriftResult] = []
+    for ref in images:
+        if ref in errors:
+            results.append(DriftResult(ref, error=errors[ref]))
+            continue
+        digest, build = current[ref]
+        base = _base_of(build)
+        history = base_histories.get(base) if base is not None else None
+        results.append(DriftResult(ref, base_drift(ref, digest, build, history, base_builds)))
+    return results

@@ -1,0 +1,333 @@
+"""Lint and pin: read manifests and Dockerfiles, resolve their tags, rewrite them to digests."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tagwatch.app.check import CheckResult, run_check, utcnow
+from tagwatch.core.digests import Digest
+from tagwatch.core.moves import BuildInfo
+from tagwatch.core.pinning import (
+    Edit,
+    ImageUse,
+    UseState,
+    apply_edits,
+    consequence,
+    edit_for,
+    find_images,
+    is_dockerfile,
+    moves_since,
+    pinned_value,
+    same_build,
+)
+from tagwatch.core.references import ImageRef
+from tagwatch.errors import TagwatchError, UsageError
+
+if TYPE_CHECKING:
+    from tagwatch.registry import RegistryClient
+    from tagwatch.store import Store
+
+__all__ = [
+    "PinAction",
+    "PinReport",
+    "PinResult",
+    "SourceFile",
+    "lint_json",
+    "load_files",
+    "pin_files",
+    "write_files",
+]
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A manifest or Dockerfile as read: its exact bytes, its text, and the images it names."""
+
+    path: Path
+    name: str  # as the user named it, for messages
+    data: bytes
+    text: str
+    uses: tuple[ImageUse, ...]
+
+
+def _expand(raw: str) -> list[Path]:
+    path = Path(raw)
+    if not path.is_dir():
+        return [path]
+    found = [
+        p
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        and (p.suffix.lower() in _YAML_SUFFIXES or is_dockerfile(p.name, ""))
+    ]
+    return found
+
+
+def load_files(paths: Sequence[str]) -> list[SourceFile]:
+    """Read and parse every file (a directory means its YAML files and Dockerfiles).
+
+    Raises UsageError naming the file (and line, for YAML) when one cannot be read or parsed,
+    before anything else happens.
+    """
+    if not paths:
+        raise UsageError("name at least one file (Kubernetes YAML or Dockerfile) or directory")
+    files: list[SourceFile] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        for path in _expand(raw):
+            real = path.resolve()
+            if real in seen:
+                continue
+            seen.add(real)
+            name = str(path)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = data.count(b"\n", 0, exc.start) + 1
+                raise UsageError(f"{name}:{line}: not UTF-8 text") from exc
+            files.append(SourceFile(path, name, data, text, tuple(find_images(text, name))))
+    return files
+
+
+def lint_json(use: ImageUse) -> dict[str, Any]:
+    """One found reference as JSON (what `tagwatch lint -o json` prints)."""
+    policy = use.effective_pull_policy
+    return {
+        "file": use.path,
+        "line": use.line,
+        "column": use.column,
+        "kind": use.kind.value,
+        "where": use.where,
+        "image": use.raw,
+        "ref": str(use.ref) if use.ref else None,
+        "state": use.state.value,
+        "pull_policy": policy.value if policy else None,
+        "consequence": consequence(use),
+    }
+
+
+class PinAction(StrEnum):
+    """What `tagwatch pin` does (or would do) with one reference."""
+
+    PIN = "pin"  # a tag, resolved: pin it to the digest it points to now
+    OK = "ok"  # pinned, and the tag still points to the pinned digest
+    DRIFT = "drift"  # pinned, but the tag has moved elsewhere since (left as is without --update)
+    UPDATE = "update"  # pinned, the tag moved, and --update re-pins it
+    PINNED = "pinned"  # pinned by digest only: no tag to verify
+    SKIPPED = "skipped"  # a build argument or template: cannot be resolved here
+    ERROR = "error"  # the tag could not be resolved
+
+
+@dataclass(frozen=True, slots=True)
+class PinResult:
+    """One reference and what pinning it means: the tag's digest now and the new value."""
+
+    use: ImageUse
+    action: PinAction
+    digest: Digest | None = None  # what the tag points to now
+    replacement: str | None = None  # the new value written (pin, update)
+    message: str | None = None
+    moved_at: datetime | None = None  # drift: when the tag was seen moving off the pinned digest
+
+    def to_json(self) -> dict[str, Any]:
+        use = self.use
+        return {
+            "file": use.path,
+            "line": use.line,
+            "where": use.where,
+            "image": use.raw,
+            "action": self.action.value,
+            "digest": str(self.digest) if self.digest else None,
+            "pinned_digest": str(use.ref.digest) if use.ref and use.ref.digest else None,
+            "replacement": self.replacement,
+            "moved_at": _iso(self.moved_at),
+            "message": self.message,
+        }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat().replace("+00:00", "Z") if when else None
+
+
+@dataclass(slots=True)
+class PinReport:
+    """Every reference of every file, what was done, and which files were rewritten."""
+
+    results: list[PinResult]
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[PinResult]:
+        return [r for r in self.results if r.action is PinAction.ERROR]
+
+    @property
+    def drifted(self) -> list[PinResult]:
+        return [r for r in self.results if r.action is PinAction.DRIFT]
+
+
+def _judge(
+    use: ImageUse,
+    result: CheckResult | None,
+    *,
+    update: bool,
+    builds: Mapping[Digest, BuildInfo],
+) -> PinResult:
+    ref = use.ref
+    if use.state is UseState.UNRESOLVABLE or ref is None:
+        return PinResult(use, PinAction.SKIPPED, message=consequence(use))
+    if ref.tag is None:
+        return PinResult(use, PinAction.PINNED, message="pinned by digest only: no tag to verify")
+    if result is None or result.error or result.digest is None:
+        error = result.error if result and result.error else "tag not found in the registry"
+        return PinResult(use, PinAction.ERROR, message=error)
+    now = result.digest
+    if ref.digest is None:
+        return PinResult(use, PinAction.PIN, now, pinned_value(use, now))
+    if same_build(ref.digest, now, builds):
+        return PinResult(use, PinAction.OK, now)
+    if update:
+        return PinResult(
+            use,
+            PinAction.UPDATE,
+            now,
+            pinned_value(use, now),
+            message=f"tag moved from the pinned {ref.digest.short} to {now.short}",
+        )
+    return PinResult(
+        use,
+        PinAction.DRIFT,
+        now,
+        message=(
+            f"tag now points to {now.short}, not the pinned {ref.digest.short}; "
+            "re-pin with --update after review"
+        ),
+    )
+
+
+async def pin_files(
+    files: Sequence[SourceFile],
+    *,
+    registry: RegistryClient,
+    store: Store,
+    update: bool = False,
+    now: Callable[[], datetime] = utcnow,
+) -> PinReport:
+    """Resolve every tag the files name (concurrently, recorded in the history) and judge each.
+
+    Unpinned tags get the digest they point to now; pinned `repo:tag@digest` references are
+    verified against the tag (drift when it moved; re-pinned only with `update`).
+    """
+    uses = [use for f in files for use in f.uses]
+    tags = [u.ref.untagged() for u in uses if u.ref is not None and u.ref.tag is not None]
+    checked = await run_check(tags, registry=registry, store=store, now=now) if tags else []
+    by_ref = {r.ref: r for r in checked}
+    builds = {r.digest: r.build for r in checked if r.digest and r.build}
+    results: list[PinResult] = []
+    for use in uses:
+        result = by_ref.get(use.ref.untagged()) if use.ref is not None else None
+        results.append(_judge(use, result, update=update, builds=builds))
+    drifted = [r for r in results if r.action in (PinAction.DRIFT, PinAction.UPDATE)]
+    if drifted:
+        results = _with_move_times(results, store)
+    return PinReport(results)
+
+
+def _with_move_times(results: list[PinResult], store: Store) -> list[PinResult]:
+    refs: list[ImageRef] = [
+        r.use.ref.untagged()
+        for r in results
+        if r.action in (PinAction.DRIFT, PinAction.UPDATE) and r.use.ref is not None
+    ]
+    with store.begin() as tx:
+        histories = tx.histories(refs)
+        digests = {s.digest for h in histories.values() for s in h.sightings if s.digest}
+        builds = tx.builds(digests)
+    out: list[PinResult] = []
+    for r in results:
+        ref = r.use.ref
+        if r.action in (PinAction.DRIFT, PinAction.UPDATE) and ref is not None and ref.digest:
+            since = moves_since(histories[ref.untagged()], ref.digest, builds)
+            if since.moved_at is not None:
+                r = PinResult(r.use, r.action, r.digest, r.replacement, r.message, since.moved_at)
+        out.append(r)
+    return out
+
+
+def _edits(file: SourceFile, results: Sequence[PinResult]) -> list[Edit]:
+    edits: list[Edit] = []
+    for r in results:
+        if r.use.path != file.name or r.digest is None:
+            continue
+        if r.action in (PinAction.PIN, PinAction.UPDATE):
+            edits.append(edit_for(r.use, r.digest, file.text))
+    return edits
+
+
+def write_files(files: Sequence[SourceFile], report: PinReport) -> list[str]:
+    """Rewrite the files in place, pinning what `report` resolved; returns the files written.
+
+    Writes nothing when any reference failed to resolve, when a value cannot be edited in
+    place, or when a file changed since it was read. Each file is replaced atomically (a
+    temporary file in the same directory, then rename), with its permissions kept.
+    """
+    if report.failed:
+        names = ", ".join(f"{r.use.location} {r.use.raw}" for r in report.failed[:3])
+        more = f" and {len(report.failed) - 3} more" if len(report.failed) > 3 else ""
+        raise TagwatchError(f"nothing written: could not resolve {names}{more}")
+    planned: list[tuple[SourceFile, bytes]] = []
+    for file in files:
+        edits = _edits(file, report.results)
+        if not edits:
+            continue
+        new_text = apply_edits(file.text, edits)
+        # Re-parse: the edit must leave exactly the same references, now pinned.
+        after = find_images(new_text, file.name)
+        if len(after) != len(file.uses):
+            raise UsageError(f"{file.name}: pinning would change its structure; nothing written")
+        planned.append((file, new_text.encode("utf-8")))
+    for file, _ in planned:
+        try:
+            current = file.path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{file.name}: cannot read: {exc.strerror or exc}") from exc
+        if current != file.data:
+            raise UsageError(f"{file.name} changed while pinning; nothing written, run again")
+    written: list[str] = []
+    for file, data in planned:
+        _replace(file.path, data, file.name)
+        written.append(file.name)
+    report.written = written
+    return written
+
+
+def _replace(path: Path, data: bytes, name: str) -> None:
+    target = path.resolve()
+    try:
+        mode = target.stat().st_mode & 0o7777
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temp, mode)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise TagwatchError(f"{name}: cannot write: {exc.strerror or exc}") from exc
