@@ -9,6 +9,7 @@ from tagwatch.cli.check import check
 from tagwatch.cli.config import config_app
 from tagwatch.cli.db import db_app
 from tagwatch.cli.history import history
+from tagwatch.cli.pin import drift, lint, pin
 from tagwatch.cli.run import run
 from tagwatch.cli.skew import skew, verify
 from tagwatch.cli.watch import watch_app
@@ -30,6 +31,9 @@ app.command("check")(check)
 app.command("history")(history)
 app.command("skew")(skew)
 app.command("verify")(verify)
+app.command("lint")(lint)
+app.command("pin")(pin)
+app.command("drift")(drift)
 
 
 def _version(value: bool) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "DriftState",
     "Edit",
     "ImageUse",
+    "MovesSince",
     "RefKind",
     "UseState",
     "apply_edits",
@@ -41,6 +42,7 @@ __all__ = [
     "edit_for",
     "find_images",
     "is_dockerfile",
+    "moves_since",
     "pinned_value",
     "same_build",
 ]
@@ -683,28 +685,7 @@ def base_drift(
             base_digest=base_digest,
             base_now=current.digest,
         )
-    sightings = base_history.sightings
-    last = max(
-        (
-            i
-            for i, s in enumerate(sightings)
-            if s.digest and same_build(base_digest, s.digest, builds)
-        ),
-        default=None,
-    )
-    if last is None:
-        return BaseDrift(
-            ref,
-            digest,
-            DriftState.BEHIND,
-            base=base,
-            base_digest=base_digest,
-            base_now=current.digest,
-            moves_behind=1,
-            exact=False,
-            reason="the base tag never pointed to this base in the recorded history",
-        )
-    later = sightings[last + 1 :]
+    since = moves_since(base_history, base_digest, builds)
     return BaseDrift(
         ref,
         digest,
@@ -712,7 +693,47 @@ def base_drift(
         base=base,
         base_digest=base_digest,
         base_now=current.digest,
-        moves_behind=len(later),
+        moves_behind=since.moves,
+        exact=since.exact,
+        moved_at=since.moved_at,
+        window_start=since.window_start,
+        reason=""
+        if since.exact
+        else "the base tag never pointed to this base in the recorded history",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MovesSince:
+    """How far a tag has moved on from a digest: `moves` sightings since it last pointed there.
+
+    `exact` is False when the history never saw the digest (`moves` is then a lower bound, 1,
+    and the times are None); `moved_at` is when the first later digest was detected,
+    `window_start` when the digest was last seen under the tag.
+    """
+
+    moves: int
+    exact: bool
+    moved_at: datetime | None = None
+    window_start: datetime | None = None
+
+
+def moves_since(
+    history: TagHistory, digest: Digest, builds: Mapping[Digest, BuildInfo]
+) -> MovesSince:
+    """How many times `history`'s tag moved since it last pointed to `digest` (or its build)."""
+    sightings = history.sightings
+    last = max(
+        (i for i, s in enumerate(sightings) if s.digest and same_build(digest, s.digest, builds)),
+        default=None,
+    )
+    if last is None:
+        return MovesSince(moves=1, exact=False)
+    later = sightings[last + 1 :]
+    if not later:
+        return MovesSince(moves=0, exact=True)
+    return MovesSince(
+        moves=len(later),
         exact=True,
         moved_at=later[0].first_seen,
         window_start=sightings[last].last_seen,

@@ -1,0 +1,254 @@
+"""`tagwatch lint`, `pin` and `drift`: keep tags out of manifests, and bases fresh."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tagwatch.app.context import open_store, registry_client, registry_settings
+from tagwatch.app.drift import DriftResult, find_drift
+from tagwatch.app.pin import (
+    PinAction,
+    PinReport,
+    SourceFile,
+    lint_json,
+    load_files,
+    pin_files,
+    write_files,
+)
+from tagwatch.cli.common import (
+    ConfigOption,
+    DbOption,
+    Output,
+    console,
+    err_console,
+    handle_errors,
+    parse_refs,
+    print_json,
+)
+from tagwatch.core.pinning import UseState, consequence
+from tagwatch.core.references import ImageRef
+from tagwatch.errors import UsageError
+
+__all__ = ["drift", "lint", "pin"]
+
+FilesArgument = Annotated[
+    list[str],
+    typer.Argument(
+        help="Kubernetes YAML files, Dockerfiles, or directories holding them.",
+        show_default=False,
+    ),
+]
+OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
+
+_STATE_STYLE = {"pinned": "green", "unpinned": "bold yellow", "unresolvable": "magenta"}
+_ACTION_STYLE = {
+    "pin": "yellow",
+    "ok": "green",
+    "drift": "bold red",
+    "update": "bold yellow",
+    "pinned": "green",
+    "skipped": "magenta",
+    "error": "bold red",
+}
+_DRIFT_STYLE = {"behind": "bold red", "current": "green", "unknown": "dim", "error": "bold red"}
+
+
+def _no_csv(output: Output, command: str) -> None:
+    if output is Output.csv:
+        raise UsageError(f"{command} prints table or json")
+
+
+@handle_errors
+def lint(files: FilesArgument, output: OutputOption = Output.table) -> None:
+    """Find every image reference in Kubernetes YAML and Dockerfiles, and flag unpinned tags.
+
+    Reads Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs and any
+    podSpec-shaped `containers`/`initContainers`/`ephemeralContainers` (multi-document YAML),
+    Kustomize `images:`, and Dockerfile `FROM` (with `--platform`, stages, build args) and
+    `COPY --from=`. Each tag-only reference is reported with file:line and what its pull
+    policy means. No network.
+
+    Exit code 0 when every reference is pinned to a digest, 1 when any is not, 2 when a
+    file cannot be read or parsed.
+
+    Example: tagwatch lint k8s/deployment.yaml Dockerfile -o json
+    """
+    _no_csv(output, "lint")
+    sources = load_files(files)
+    uses = [u for f in sources for u in f.uses]
+    unpinned = [u for u in uses if u.state is UseState.UNPINNED]
+    if output is Output.json:
+        print_json([lint_json(u) for u in uses])
+    else:
+        table = Table("LOCATION", "WHERE", "IMAGE", "STATE", "CONSEQUENCE", box=None)
+        for u in uses:
+            state = u.state.value
+            table.add_row(
+                escape(u.location),
+                escape(u.where),
+                escape(u.raw),
+                f"[{_STATE_STYLE[state]}]{state}[/]",
+                escape(consequence(u)),
+            )
+        console.print(table)
+        err_console.print(
+            f"{len(uses)} image references in {len(sources)} files: {len(unpinned)} unpinned",
+            markup=False,
+        )
+    if unpinned:
+        raise typer.Exit(1)
+
+
+async def _pin(
+    sources: list[SourceFile], db: str | None, config: str | None, update: bool
+) -> PinReport:
+    store = open_store(db)
+    try:
+        async with registry_client(registry_settings(config)) as registry:
+            return await pin_files(sources, registry=registry, store=store, update=update)
+    finally:
+        store.close()
+
+
+@handle_errors
+def pin(
+    files: FilesArgument,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="Rewrite the files in place (only the image values; all or nothing).",
+        ),
+    ] = False,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Re-pin references whose tag has moved away from their pinned digest.",
+        ),
+    ] = False,
+    output: OutputOption = Output.table,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Resolve each unpinned tag to the digest it points to now, and pin it.
+
+    Every tag is resolved concurrently and recorded in the history (like `tagwatch check`).
+    Prints the `repo:tag@sha256:…` replacement of each reference; `--write` rewrites the files
+    atomically, changing nothing but the image values, and only when every reference
+    resolved. Pinned `repo:tag@digest` references are verified: a tag that now points
+    elsewhere is drift, re-pinned only with `--update`.
+
+    Exit code 0 when all resolved (and nothing drifted), 1 when any reference failed to
+    resolve or drifted, 2 for unreadable files or bad YAML.
+
+    Example: tagwatch pin k8s/ Dockerfile --write
+    """
+    _no_csv(output, "pin")
+    sources = load_files(files)
+    report = asyncio.run(_pin(sources, db, config, update))
+    if write and not report.failed:
+        write_files(sources, report)
+    if output is Output.json:
+        print_json({"results": [r.to_json() for r in report.results], "written": report.written})
+    else:
+        table = Table("LOCATION", "IMAGE", "ACTION", "NOW", box=None)
+        for r in report.results:
+            action = r.action.value
+            detail = r.replacement or r.message or (r.digest.short if r.digest else "")
+            if r.moved_at is not None:
+                detail += f" (moved {r.moved_at:%Y-%m-%d %H:%M:%S}Z)"
+            table.add_row(
+                escape(r.use.location),
+                escape(r.use.raw),
+                f"[{_ACTION_STYLE[action]}]{action}[/]",
+                escape(detail),
+            )
+        console.print(table)
+        for name in report.written:
+            err_console.print(f"wrote {name}", markup=False)
+    if report.failed:
+        if write:
+            err_console.print("error: nothing written: some references did not resolve")
+        raise typer.Exit(1)
+    if any(r.action is PinAction.DRIFT for r in report.results):
+        raise typer.Exit(1)
+
+
+async def _drift(
+    refs: list[ImageRef], db: str | None, config: str | None, offline: bool
+) -> list[DriftResult]:
+    store = open_store(db)
+    try:
+        if offline:
+            return await find_drift(refs, store=store, registry=None)
+        async with registry_client(registry_settings(config)) as registry:
+            return await find_drift(refs, store=store, registry=registry)
+    finally:
+        store.close()
+
+
+@handle_errors
+def drift(
+    refs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Images to review (default: every watched tag).", show_default=False),
+    ] = None,
+    output: OutputOption = Output.table,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Use only the recorded history; do not ask the registries."),
+    ] = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Find images built on a base the base tag has since moved away from (security review).
+
+    Reads each image's `org.opencontainers.image.base.name` and `.base.digest` labels, checks
+    the base tag now (unless `--offline`), and reports images still built on an old base: when
+    the base moved, and how many base moves behind they are. Rebuild those.
+
+    Exit code 0 when no image is behind, 1 when any is (or a check failed), 2 for bad input.
+
+    Example: tagwatch drift ghcr.io/org/app:prod -o json
+    """
+    _no_csv(output, "drift")
+    results = asyncio.run(_drift(parse_refs(refs or []), db, config, offline))
+    if not results:
+        err_console.print("nothing to review: add tags with `tagwatch watch add REF` or name them")
+        return
+    if output is Output.json:
+        print_json([r.to_json() for r in results])
+    else:
+        table = Table(
+            "IMAGE", "STATE", "BASE", "BUILT ON", "BASE NOW", "BEHIND", "BASE MOVED", box=None
+        )
+        for r in results:
+            row = r.to_json()
+            d = r.drift
+            behind = ""
+            if r.behind and d is not None:
+                behind = f"{d.moves_behind}{'' if d.exact else '+'}"
+            table.add_row(
+                escape(row["ref"]),
+                f"[{_DRIFT_STYLE[r.state]}]{r.state}[/]",
+                escape(row["base"] or "-"),
+                d.base_digest.short if d and d.base_digest else "-",
+                d.base_now.short if d and d.base_now else "-",
+                behind or "-",
+                f"{d.moved_at:%Y-%m-%d %H:%M:%S}Z" if d and d.moved_at else "-",
+            )
+        console.print(table)
+        for r in results:
+            reason = r.error or (r.drift.reason if r.drift else "")
+            if reason and (r.error or r.behind):
+                err_console.print(
+                    f"{'error' if r.error else 'note'}: {r.ref}: {reason}", markup=False
+                )
+    if any(r.behind or r.error for r in results):
+        raise typer.Exit(1)
