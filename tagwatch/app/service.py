@@ -609,5 +609,6 @@ def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    for noisy in ("apscheduler", "httpx", "httpcore"):  # one line per request is too much
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler
