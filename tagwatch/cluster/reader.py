@@ -190,7 +190,13 @@ async def read_snapshot(
     ]
     if nodes:
         tasks.append(run(Node, node_record))
-    results = await asyncio.gather(*tasks)
+    # Every list runs to the end, so a failure is reported deterministically (the first kind
+    # in this order) and no failed task is left unretrieved.
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    results: list[list[Any]] = [o for o in outcomes if not isinstance(o, BaseException)]
     controllers: list[ControllerRecord] = [c for group in results[2:7] for c in group]
     return Snapshot(
         pods=tuple(results[0]),

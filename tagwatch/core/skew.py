@@ -217,6 +217,7 @@ class _Context:
         self._refs: dict[str, ImageRef | None] = {}
         self._moves: dict[ImageRef, list[TagMove]] = {}
         self._canon_history: dict[ImageRef, list[Digest | None]] = {}
+        self.predictions: dict[tuple[ImageRef, PullPolicy, Digest], _Prediction] = {}
 
     def ref(self, image: str) -> ImageRef | None:
         if image not in self._refs:
@@ -382,28 +383,46 @@ def _restart_command(key: WorkloadKey) -> str:
     return f"kubectl delete pods of {key.kind.lower()}/{key.name} -n {key.namespace}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Prediction:
+    """What a new pod would run per node, grouped by digest (None: cannot tell)."""
+
+    by_node: Mapping[str, str | None]
+    by_digest: Mapping[str | None, tuple[str, ...]]
+
+
 def _predict(
     ctx: _Context,
     ref: ImageRef,
     policy: PullPolicy,
-    canon_now: Digest | None,
-) -> dict[str, Digest | None]:
-    """Which digest a new pod would run on each node (None: cannot tell, or would not start)."""
-    out: dict[str, Digest | None] = {}
+    canon_now: Digest,
+) -> _Prediction:
+    """Which digest a new pod would run on each node; cached per (tag, policy, digest now)."""
+    key = (ref.untagged(), policy, canon_now)
+    cached_prediction = ctx.predictions.get(key)
+    if cached_prediction is not None:
+        return cached_prediction
+    out: dict[str, str | None] = {}
     tag = str(ref.untagged())
+    now_key = str(canon_now)
     for node in ctx.nodes:
         if policy is PullPolicy.ALWAYS:
-            out[node.name] = canon_now
+            out[node.name] = now_key
             continue
         cached = ctx.node_index[node.name].get(tag)
         if cached:
             digests = {ctx.canon(d, canon_now) for d in cached}
-            out[node.name] = next(iter(digests)) if len(digests) == 1 else None
+            out[node.name] = str(next(iter(digests))) if len(digests) == 1 else None
         elif policy is PullPolicy.NEVER or node.capped:
             out[node.name] = None
         else:
-            out[node.name] = canon_now  # not cached (the list is complete): it pulls the tag
-    return out
+            out[node.name] = now_key  # not cached (the list is complete): it pulls the tag
+    grouped: dict[str | None, list[str]] = {}
+    for name, digest in out.items():
+        grouped.setdefault(digest, []).append(name)
+    prediction = _Prediction(out, {d: tuple(sorted(n)) for d, n in grouped.items()})
+    ctx.predictions[key] = prediction
+    return prediction
 
 
 def _finding(
@@ -477,15 +496,12 @@ def _finding(
     running_now = {k for k in digests if not k.startswith("image-id:")}
     if ref is not None and ref.digest is None and canon_now is not None and ctx.nodes:
         predicted = _predict(ctx, ref, policy, canon_now)
-        nodes_json = {n: str(d) if d else None for n, d in predicted.items()}
-        changing = sorted(
-            n for n, d in predicted.items() if d is not None and str(d) not in running_now
-        )
-        unknown = sorted(n for n, d in predicted.items() if d is None)
+        new = sorted(d for d in predicted.by_digest if d is not None and d not in running_now)
+        changing = sorted(n for d in new for n in predicted.by_digest[d])
+        unknown = list(predicted.by_digest.get(None, ()))
         if running_now and changing and not skewed:
             at_risk = True
-            new = {predicted[n] for n in changing}
-            target = ", ".join(sorted(_short(d) for d in new))
+            target = ", ".join(d.removeprefix("sha256:")[:12] for d in new)
             why = (
                 "imagePullPolicy Always: every container start re-resolves the tag"
                 if policy is PullPolicy.ALWAYS
@@ -499,6 +515,9 @@ def _finding(
             )
             if unknown:
                 risk += f"; cannot tell for {_node_list(unknown)} (image list capped or Never)"
+
+        if at_risk or skewed or running_now != {str(canon_now)}:
+            nodes_json = dict(predicted.by_node)  # only where it tells something
 
     remediation: list[str] = []
     stale = any(p.state is PodState.STALE for p in pods)
