@@ -85,17 +85,15 @@ def lint(files: FilesArgument, output: OutputOption = Output.table) -> None:
     if output is Output.json:
         print_json([lint_json(u) for u in uses])
     else:
-        table = Table("LOCATION", "WHERE", "IMAGE", "STATE", "CONSEQUENCE", box=None)
+        # One line per problem, as compilers print them, so editors and CI can jump to it.
         for u in uses:
+            if u.state is UseState.PINNED:
+                continue
             state = u.state.value
-            table.add_row(
-                escape(u.location),
-                escape(u.where),
-                escape(u.raw),
-                f"[{_STATE_STYLE[state]}]{state}[/]",
-                escape(consequence(u)),
+            console.print(
+                f"{escape(u.location)}:{u.column}: [{_STATE_STYLE[state]}]{state}[/] "
+                f"{escape(u.raw)} ({escape(u.where)}): {escape(consequence(u))}"
             )
-        console.print(table)
         err_console.print(
             f"{len(uses)} image references in {len(sources)} files: {len(unpinned)} unpinned",
             markup=False,

@@ -319,11 +319,13 @@ def _walk(node: yaml.Node, text: str, path: str, owner: str, seen: set[int]) -> 
         return
     if not isinstance(node, yaml.MappingNode):
         return
+    owner = _doc_name(node) if _get(node, "kind") is not None else owner  # List items
     for key, value in node.value:
         field = key.value if isinstance(key, yaml.ScalarNode) else None
         if field in _POD_LISTS and isinstance(value, yaml.SequenceNode):
             for container in value.value:
-                if isinstance(container, yaml.MappingNode):
+                if isinstance(container, yaml.MappingNode) and id(container) not in seen:
+                    seen.add(id(container))
                     use = _container(container, RefKind(_POD_LISTS[field]), text, path, owner)
                     if use is not None:
                         yield use
