@@ -23,7 +23,7 @@ class Budget:
     per: float
     reserve: float = 0.1
     tokens: float = field(init=False)
-    updated: float = field(default=0.0, init=False)
+    updated: float | None = field(default=None, init=False)
     paused_until: float = field(default=0.0, init=False)
     limited: int = field(default=0, init=False)  # 429s seen
 
@@ -35,7 +35,7 @@ class Budget:
         return self.requests / self.per
 
     def _refill(self, now: float) -> None:
-        if self.updated:
+        if self.updated is not None:
             self.tokens = min(float(self.requests), self.tokens + (now - self.updated) * self.rate)
         self.updated = now
 
