@@ -14,6 +14,7 @@ from tagwatch.app.drift import DriftResult, find_drift
 from tagwatch.app.pin import (
     PinAction,
     PinReport,
+    PinResult,
     SourceFile,
     lint_json,
     load_files,
@@ -30,7 +31,7 @@ from tagwatch.cli.common import (
     parse_refs,
     print_json,
 )
-from tagwatch.core.pinning import UseState, consequence
+from tagwatch.core.pinning import RefKind, UseState, consequence
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import UsageError
 
@@ -155,19 +156,19 @@ def pin(
     if output is Output.json:
         print_json({"results": [r.to_json() for r in report.results], "written": report.written})
     else:
-        table = Table("LOCATION", "IMAGE", "ACTION", "NOW", box=None)
+        # One line per reference; a pin shows the replacement value as it goes in the file.
         for r in report.results:
             action = r.action.value
-            detail = r.replacement or r.message or (r.digest.short if r.digest else "")
+            where = f"{escape(r.use.location)}: [{_ACTION_STYLE[action]}]{action}[/]"
+            if r.replacement is not None:
+                line = f"{where} {_field(r)}: {escape(r.replacement)}"
+            else:
+                line = f"{where} {escape(r.use.raw)}"
+            if r.message:
+                line += f": {escape(r.message)}"
             if r.moved_at is not None:
-                detail += f" (moved {r.moved_at:%Y-%m-%d %H:%M:%S}Z)"
-            table.add_row(
-                escape(r.use.location),
-                escape(r.use.raw),
-                f"[{_ACTION_STYLE[action]}]{action}[/]",
-                escape(detail),
-            )
-        console.print(table)
+                line += f" (tag moved {r.moved_at:%Y-%m-%d %H:%M:%S}Z)"
+            console.print(line)
         for name in report.written:
             err_console.print(f"wrote {name}", markup=False)
     if report.failed:
@@ -176,6 +177,15 @@ def pin(
         raise typer.Exit(1)
     if any(r.action is PinAction.DRIFT for r in report.results):
         raise typer.Exit(1)
+
+
+def _field(result: PinResult) -> str:
+    kind = result.use.kind
+    if kind is RefKind.KUSTOMIZE:
+        return "kustomize"
+    return (
+        "FROM" if kind is RefKind.FROM else "COPY --from" if kind is RefKind.COPY_FROM else "image"
+    )
 
 
 async def _drift(
