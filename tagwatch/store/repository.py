@@ -371,6 +371,63 @@ class StoreTx:
                 .execution_options(synchronize_session=False)
             )
 
+    def record_backfill(
+        self,
+        ref: ImageRef,
+        digest: Digest,
+        *,
+        first_seen: datetime,
+        last_seen: datetime,
+        build: BuildInfo | None = None,
+    ) -> bool:
+        """Record a vendor API's word as the first sighting of a tag with no history at all.
+
+        Source is `backfill`. False (and nothing written) when the tag has any sighting: history
+        is append-only and a backfill never goes before or between recorded rows. The insert is
+        of seq 1 with ON CONFLICT DO NOTHING, so a poll recording the tag at the same moment
+        wins and the backfill is refused, never duplicated.
+        """
+        first_seen, last_seen = _aware(first_seen), _aware(last_seen)
+        if first_seen > last_seen:
+            raise ValueError(f"{ref}: first_seen {first_seen} is after last_seen {last_seen}")
+        registry, repository, tag = _key(ref.untagged())
+        exists = self._session.execute(
+            select(SightingRow.id)
+            .where(
+                SightingRow.host == registry,
+                SightingRow.repository == repository,
+                SightingRow.tag == tag,
+            )
+            .limit(1)
+        ).first()
+        if exists is not None:
+            return False
+        if build is not None:
+            self._save_build(digest, build, last_seen)
+        inserted = self._returned(
+            self._insert(SightingRow)
+            .values(
+                host=registry,
+                repository=repository,
+                tag=tag,
+                seq=1,
+                digest=str(digest),
+                first_seen=first_seen,
+                last_seen=last_seen,
+                source=Source.BACKFILL.value,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[
+                    SightingRow.host,
+                    SightingRow.repository,
+                    SightingRow.tag,
+                    SightingRow.seq,
+                ]
+            )
+            .returning(SightingRow.id)
+        )
+        return inserted is not None
+
     # -- builds -------------------------------------------------------------------------
 
     def _save_build(self, digest: Digest, build: BuildInfo, at: datetime) -> None:

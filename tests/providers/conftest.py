@@ -1,0 +1,3 @@
+"""Provider fixtures: the store databases (SQLite and PostgreSQL) from tests/store."""
+
+from tests.store.conftest import pg_database, sqlite_template, store_url  # noqa: F401
