@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tagwatch.app.check import run_check, utcnow
@@ -59,7 +59,7 @@ def _str(value: object | None) -> str | None:
 
 
 def _iso(when: datetime | None) -> str | None:
-    return when.isoformat().replace("+00:00", "Z") if when else None
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
 
 
 def _base_of(build: BuildInfo | None) -> ImageRef | None:
