@@ -12,6 +12,7 @@ from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo
 from tagwatch.core.pinning import BaseDrift, DriftState, base_drift
 from tagwatch.core.references import ImageRef
+from tagwatch.errors import TagwatchError
 
 if TYPE_CHECKING:
     from tagwatch.registry import RegistryClient
@@ -73,6 +74,30 @@ def _base_of(build: BuildInfo | None) -> ImageRef | None:
     return ref.untagged() if ref.tag is not None else None
 
 
+#: The platform whose labels stand for a multi-arch image's base, when it has one.
+_PREFERRED_PLATFORM = "linux/amd64"
+
+
+async def _labelled(
+    ref: ImageRef, build: BuildInfo | None, registry: RegistryClient
+) -> BuildInfo | None:
+    """An index carries no config labels: take the base labels of one platform's image.
+
+    BuildKit labels each platform image with its own base (that platform's child of the base
+    index); the base's recorded index lists those children, so either platform compares.
+    """
+    if build is None or not build.is_index or _base_of(build) is not None or not build.platforms:
+        return build
+    platform = (
+        _PREFERRED_PLATFORM if _PREFERRED_PLATFORM in build.platforms else min(build.platforms)
+    )
+    try:
+        child = await registry.describe(ref, build.platforms[platform])
+    except TagwatchError:
+        return build  # judged as unlabelled; the check itself succeeded
+    return BuildInfo(build.media_type, build.platforms, {**child.labels, **build.labels})
+
+
 async def find_drift(
     refs: Sequence[ImageRef],
     *,
@@ -113,6 +138,10 @@ async def find_drift(
                 errors[ref] = "the tag was deleted from the registry"
             else:
                 current[ref] = (sighting.digest, recorded.get(sighting.digest))
+
+    if registry is not None:
+        for ref, (digest, build) in list(current.items()):
+            current[ref] = (digest, await _labelled(ref, build, registry))
 
     bases = list(dict.fromkeys(b for _, build in current.values() if (b := _base_of(build))))
     if registry is not None and bases:

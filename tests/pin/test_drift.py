@@ -94,6 +94,27 @@ def test_a_base_never_seen_under_its_tag_is_behind_by_at_least_one(
     assert "1+" in run("drift", app, code=1).stdout
 
 
+def test_a_multi_arch_image_is_judged_by_its_platform_images_labels(
+    registry: TestRegistry, repo_name: str, run: Run
+) -> None:
+    base_repo = f"{repo_name}-base"
+    base = f"{registry.host}/{base_repo}:1"
+    first = registry.push_index(base_repo, "1", {"linux/amd64": "b1", "linux/arm64": "b1a"})
+    amd64_base = registry.child_digests(base_repo, first)["linux/amd64"]
+    registry.push_index(
+        repo_name,
+        "prod",
+        {"linux/amd64": "app", "linux/arm64": "app-arm"},
+        labels={BASE_NAME: base, BASE_DIGEST: str(amd64_base)},
+    )
+    app = f"{registry.host}/{repo_name}:prod"
+    [current] = as_json(run("drift", app, "-o", "json"))
+    assert (current["state"], current["base_digest"]) == ("current", str(amd64_base))
+    registry.push_index(base_repo, "1", {"linux/amd64": "b2", "linux/arm64": "b2a"})
+    [behind] = as_json(run("drift", app, "-o", "json", code=1))
+    assert (behind["state"], behind["moves_behind"]) == ("behind", 1)
+
+
 def test_images_without_base_labels_are_unknown_not_failures(
     registry: TestRegistry, repo_name: str, run: Run
 ) -> None:

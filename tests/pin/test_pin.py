@@ -212,3 +212,23 @@ def test_pin_bad_yaml_is_exit_2_before_any_request(run: Run, tmp_path: Path) -> 
     result = run("pin", str(bad), "--write", code=2)
     assert result.stderr.strip().startswith(f"error: {bad}:3: not valid YAML")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_pin_write_adds_a_digest_to_kustomize_images(
+    registry: TestRegistry, repo_name: str, run: Run, tmp_path: Path
+) -> None:
+    image = f"{registry.host}/{repo_name}"
+    digest = registry.push_image(repo_name, "1.0", content="k")
+    kustomization = tmp_path / "kustomization.yaml"
+    kustomization.write_text(
+        "resources:\n- deployment.yaml\nimages:\n"
+        f"- name: app\n  newName: {image}\n  newTag: '1.0'  # release\n"
+        "namePrefix: prod-\n"
+    )
+    before = kustomization.read_text()
+    report = as_json(run("pin", str(kustomization), "--write", "-o", "json"))
+    assert [r["action"] for r in report["results"]] == ["pin"]
+    assert kustomization.read_text() == before.replace(
+        "  newTag: '1.0'  # release\n", f"  newTag: '1.0'  # release\n  digest: {digest}\n"
+    )
+    run("lint", str(kustomization), with_db=False)
