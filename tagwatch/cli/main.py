@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tagwatch import __version__
+from tagwatch.cli.backfill import backfill
 from tagwatch.cli.check import check
 from tagwatch.cli.config import config_app
 from tagwatch.cli.db import db_app
@@ -29,6 +30,7 @@ app.add_typer(config_app, name="config")
 app.command("run")(run)
 app.command("check")(check)
 app.command("history")(history)
+app.command("backfill")(backfill)
 app.command("skew")(skew)
 app.command("verify")(verify)
 app.command("lint")(lint)

@@ -1,0 +1,88 @@
+"""`tagwatch backfill`: date the first sighting of unrecorded tags from their vendor's API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tagwatch.app.backfill import BackfillResult, run_backfill, vendor_apis
+from tagwatch.app.context import open_store, registry_client, registry_settings
+from tagwatch.cli.common import (
+    ConfigOption,
+    DbOption,
+    Output,
+    console,
+    err_console,
+    handle_errors,
+    parse_refs,
+    print_json,
+)
+from tagwatch.core.references import ImageRef
+from tagwatch.errors import UsageError
+
+_STYLE = {
+    "backfilled": "green",
+    "already_recorded": "dim",
+    "mismatch": "bold yellow",
+}
+
+
+async def _backfill(
+    refs: list[ImageRef], db: str | None, config: str | None
+) -> list[BackfillResult]:
+    store = open_store(db)
+    try:
+        async with (
+            registry_client(registry_settings(config)) as registry,
+            vendor_apis(os.environ) as providers,
+        ):
+            return await run_backfill(refs, providers=providers, registry=registry, store=store)
+    finally:
+        store.close()
+
+
+@handle_errors
+def backfill(
+    refs: Annotated[list[str], typer.Argument(help="Tags to backfill (docker.io, ghcr.io, ECR).")],
+    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Date the first sighting of tags with no history from the vendor's API (Hub, GHCR, ECR).
+
+    For a tag tagwatch has never recorded, ask the vendor when it was pushed and what digest it
+    has, check that digest with the registry now, and record one sighting from the push time
+    on: pods started before the first poll are then judged, not `unknown`. Tags with history
+    are never rewritten. GHCR needs GITHUB_TOKEN (read:packages); ECR the AWS credential chain.
+    Exit code 0 when every tag was backfilled or already recorded, 1 otherwise, 2 for bad input.
+
+    Example: tagwatch backfill nginx:1.27 ghcr.io/org/app:prod -o json
+    """
+    if output is Output.csv:
+        raise UsageError("backfill prints table or json")
+    results = asyncio.run(_backfill(parse_refs(refs), db, config))
+    if output is Output.json:
+        print_json([r.to_json() for r in results])
+    else:
+        table = Table("REF", "STATUS", "DIGEST", "SINCE", "CERTAIN", box=None)
+        for r in results:
+            row = r.to_json()
+            status = row["status"]
+            table.add_row(
+                row["ref"],
+                f"[{_STYLE.get(status, 'bold red')}]{status}[/]",
+                r.digest.short if r.digest else "-",
+                row["since"] or "-",
+                "-" if r.certain is None else ("yes" if r.certain else "approx."),
+            )
+        console.print(table)
+        for r in results:
+            if r.status.value != "already_recorded":
+                stream = console if r.ok else err_console
+                stream.print(f"{r.ref}: {r.message}", markup=False)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
