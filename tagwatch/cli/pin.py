@@ -41,6 +41,7 @@ FilesArgument = Annotated[
     list[str],
     typer.Argument(
         help="Kubernetes YAML files, Dockerfiles, or directories holding them.",
+        metavar="FILE",
         show_default=False,
     ),
 ]
@@ -205,7 +206,11 @@ async def _drift(
 def drift(
     refs: Annotated[
         list[str] | None,
-        typer.Argument(help="Images to review (default: every watched tag).", show_default=False),
+        typer.Argument(
+            help="Images to review (default: every watched tag).",
+            metavar="REF",
+            show_default=False,
+        ),
     ] = None,
     output: OutputOption = Output.table,
     offline: Annotated[
