@@ -33,6 +33,7 @@ _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _PARAM = re.compile(rf'[ \t]*({_TOKEN})[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|{_TOKEN})[ \t]*')
 _SEPARATORS = re.compile(r"[\s,]*")
 _SPACES = re.compile(r"[ \t]*")
+_COMMAS = re.compile(r"(?:[ \t]*,)+")  # one list separator plus empty elements (RFC 7230 7)
 _ESCAPE = re.compile(r"\\(.)")
 
 
@@ -77,6 +78,8 @@ def parse_challenges(header: str) -> list[Challenge]:
         if pos < end and header[pos] in " \t":
             pos = _SPACES.match(header, pos).end()  # type: ignore[union-attr]
             param = _PARAM.match(header, pos)
+            if param is None and pos < end and header[pos] == ",":  # `Bearer , realm="x"`
+                param = _PARAM.match(header, _COMMAS.match(header, pos).end())  # type: ignore[union-attr]
             if param is None:
                 t68 = _TOKEN68.match(header, pos)
                 if t68 is not None:
@@ -87,7 +90,8 @@ def parse_challenges(header: str) -> list[Challenge]:
                 params[param.group(1).lower()] = _unquote(param.group(2))
                 pos = param.end()
                 if pos < end and header[pos] == ",":
-                    following = _PARAM.match(header, pos + 1)
+                    after = _COMMAS.match(header, pos).end()  # type: ignore[union-attr]
+                    following = _PARAM.match(header, after)
                     if following is not None:
                         param = following
                         continue

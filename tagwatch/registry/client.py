@@ -40,7 +40,7 @@ from tagwatch.registry.auth import (
     parse_challenges,
     parse_token_response,
 )
-from tagwatch.registry.credentials import Credentials, DockerConfig
+from tagwatch.registry.credentials import Credentials, DockerConfig, normalize_registry_key
 from tagwatch.registry.providers.ecr import ecr_credentials, is_ecr_host
 from tagwatch.registry.ratelimit import RateLimitStatus, parse_rate_limit
 from tagwatch.registry.retry import RetryPolicy, parse_retry_after
@@ -66,6 +66,10 @@ _V = TypeVar("_V")
 # ECR tokens whose expiry is already past when issued (moto does this) are kept this long.
 _MIN_CREDENTIAL_LIFE = timedelta(minutes=5)
 _REFRESH_BEFORE = timedelta(minutes=5)
+# A host whose HEAD gave no digest this many times in a row is asked with GET alone (one request
+# instead of two), with a HEAD again every _HEAD_REPROBE_EVERY resolves in case it was transient.
+_HEAD_MISSES_TO_SKIP = 3
+_HEAD_REPROBE_EVERY = 100
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,16 @@ class _Host:
     credentials_expire: datetime | None = None
     credentials_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     withheld_from: str | None = None  # a token realm we did not trust with the credentials
+    head_misses: int = 0  # HEADs in a row that answered no digest (405, 404 or no header)
+    resolves: int = 0
+
+
+@dataclass
+class _Flight:
+    """Callers describing one digest at once: the first fetches, the others wait for its cache."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 class _Bounded(Generic[_V]):
@@ -203,7 +217,7 @@ class RegistryClient:
         self._own_http = http is None
         self._http = http if http is not None else self._new_http(verify=True)
         self._insecure_http: httpx.AsyncClient | None = None
-        self._settings = dict(settings or {})
+        self._settings = {normalize_registry_key(k): v for k, v in (settings or {}).items()}
         self._docker_config_path = docker_config
         self._docker_config: DockerConfig | None = None
         self._retry = RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait, base=retry_base)
@@ -212,6 +226,7 @@ class RegistryClient:
         self._tokens: dict[tuple[str, str, str], BearerToken] = {}
         self._token_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._builds: _Bounded[BuildInfo] = _Bounded(_CACHE_ENTRIES)
+        self._describing: dict[Digest, _Flight] = {}
         self._config_labels: _Bounded[dict[str, str]] = _Bounded(_CACHE_ENTRIES)
         self._manifests: _Bounded[tuple[bytes, str]] = _Bounded(_CACHE_ENTRIES)
         self._rate_limits: dict[str, RateLimitStatus] = {}
@@ -259,13 +274,17 @@ class RegistryClient:
             raise UsageError(f"{ref}: a reference needs a tag or a digest to resolve")
         path = f"/v2/{ref.repository}/manifests/{reference}"
         scope = f"repository:{ref.repository}:pull"
-        response = await self._call(host, "HEAD", path, scope, accept=MANIFEST_ACCEPT)
-        if response.status_code == 200:
-            raw = response.headers.get("docker-content-digest")
-            if raw:
-                return self._parse_digest(host, raw, ref)
-        elif response.status_code not in (404, 405):
-            raise self._unexpected(host, ref, response)
+        host.resolves += 1
+        headed = host.head_misses < _HEAD_MISSES_TO_SKIP or host.resolves % _HEAD_REPROBE_EVERY == 0
+        if headed:
+            response = await self._call(host, "HEAD", path, scope, accept=MANIFEST_ACCEPT)
+            if response.status_code == 200:
+                raw = response.headers.get("docker-content-digest")
+                if raw:
+                    host.head_misses = 0
+                    return self._parse_digest(host, raw, ref)
+            elif response.status_code not in (404, 405):
+                raise self._unexpected(host, ref, response)
         # No digest header, HEAD not allowed, or a HEAD 404 (which has no body to say why).
         response = await self._call(host, "GET", path, scope, accept=MANIFEST_ACCEPT)
         if response.status_code == 404:
@@ -297,6 +316,12 @@ class RegistryClient:
                 )
         digest = expected[0] if expected else computed
         self._manifests[digest] = (body, response.headers.get("content-type", ""))
+        if headed:  # the HEAD told us nothing the GET did not
+            host.head_misses += 1
+            if host.head_misses == _HEAD_MISSES_TO_SKIP:
+                log.info(
+                    "%s: HEAD gives no manifest digest; resolving tags with GET", host.registry
+                )
         return digest
 
     async def describe(self, ref: ImageRef, digest: Digest) -> BuildInfo:
@@ -304,6 +329,24 @@ class RegistryClient:
         cached = self._builds.get(digest)
         if cached is not None:
             return cached
+        flight = self._describing.get(digest)
+        if flight is None:
+            flight = self._describing[digest] = _Flight()
+        flight.users += 1
+        try:
+            async with flight.lock:
+                cached = self._builds.get(digest)
+                if cached is not None:
+                    return cached
+                info = await self._describe(ref, digest)
+                self._builds[digest] = info
+                return info
+        finally:
+            flight.users -= 1
+            if flight.users == 0:
+                self._describing.pop(digest, None)
+
+    async def _describe(self, ref: ImageRef, digest: Digest) -> BuildInfo:
         host = self._host(ref)
         body, content_type = await self._manifest(host, ref, digest)
         doc = self._json(host, ref, body, f"manifest {digest}")
@@ -325,7 +368,6 @@ class RegistryClient:
             annotations = self._string_map(doc.get("annotations"))
             labels.update({k: v for k, v in annotations.items() if k.startswith(LABEL_PREFIX)})
             info = BuildInfo(media_type, {}, labels)
-        self._builds[digest] = info
         return info
 
     async def observe(
@@ -338,10 +380,11 @@ class RegistryClient:
     ) -> Observation:
         """What `ref` points to now; describes the digest when `known(digest)` is False."""
         digest = await self.resolve(ref)
+        seen_at = now()  # when the registry answered, before any describe() fetches
         build = None
         if digest is not None and not known(digest):
             build = await self.describe(ref, digest)
-        return Observation(ref=ref, digest=digest, seen_at=now(), source=source, build=build)
+        return Observation(ref=ref, digest=digest, seen_at=seen_at, source=source, build=build)
 
     async def list_tags(self, ref: ImageRef) -> list[str]:
         """All tags of `ref`'s repository ([] when it does not exist), following `Link` pages."""
@@ -482,8 +525,8 @@ class RegistryClient:
         host = self._hosts.get(ref.api_host)
         if host is None:
             settings = (
-                self._settings.get(ref.registry)
-                or self._settings.get(ref.api_host)
+                self._settings.get(normalize_registry_key(ref.registry))
+                or self._settings.get(normalize_registry_key(ref.api_host))
                 or RegistrySettings()
             )
             scheme = "http" if is_loopback(ref.api_host) else "https"
