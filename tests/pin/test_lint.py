@@ -321,3 +321,27 @@ def test_aliases_are_reported_once() -> None:
     )
     uses = find_images(text, "p.yaml")
     assert [(u.line, u.raw) for u in uses] == [(4, "nginx:1")]
+
+
+def test_spans_are_the_same_with_libyaml_and_pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    import tagwatch.core.pinning as pinning
+
+    text = WORKLOADS.replace("\n", "\r\n").replace("# every", "# évery €")
+    fast = find_images(text, "w.yaml")
+    monkeypatch.setattr(pinning, "_LOADER", yaml.SafeLoader)
+    slow = find_images(text, "w.yaml")
+    assert fast == slow
+    for use in fast:
+        if use.span is not None:
+            assert text[use.span[0] : use.span[1]] == use.raw
+    assert sum(u.span is not None for u in fast) == len(fast)
+
+
+def test_block_scalar_images_are_found_but_not_edited_in_place() -> None:
+    text = "kind: Pod\nspec:\n  containers:\n  - name: a\n    image: >-\n      nginx:1.27\n"
+    [use] = find_images(text, "p.yaml")
+    assert (use.raw, use.span) == ("nginx:1.27", None)
+    with pytest.raises(UsageError, match="cannot be rewritten in place"):
+        edit_for(use, Digest.parse(PINNED), text)
