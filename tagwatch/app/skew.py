@@ -90,9 +90,10 @@ def load_history(store: Store, workloads: Iterable[Workload], refs: Sequence[Ima
     with store.begin() as tx:
         histories = tx.histories(refs) if refs else {}
         index_of = tx.index_of(running) if running else {}
-        shown = set(index_of.values()) | running
+        pods_run = running | set(index_of.values())
+        shown = set(pods_run)
         for ref, history in histories.items():
-            shown |= _shown_digests(history, since.get(ref), running | shown)
+            shown |= _shown_digests(history, since.get(ref), pods_run)
         builds = tx.builds(shown) if shown else {}
     return Joined(dict(histories), dict(index_of), dict(builds))
 

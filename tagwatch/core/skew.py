@@ -218,6 +218,16 @@ class _Context:
         self._moves: dict[ImageRef, list[TagMove]] = {}
         self._canon_history: dict[ImageRef, list[Digest | None]] = {}
         self.predictions: dict[tuple[ImageRef, PullPolicy, Digest], _Prediction] = {}
+        self._history: dict[int, tuple[ImageRef, TagHistory | None]] = {}
+        self._canon: dict[tuple[str, str], Digest] = {}
+        self._familiar: dict[int, tuple[ImageRef, str]] = {}
+        # tag -> {node: digests listed with it}, and the nodes whose list may be cut short
+        self.tag_nodes: dict[str, dict[str, frozenset[Digest]]] = {}
+        for name, index in self.node_index.items():
+            for tag, digests in index.items():
+                self.tag_nodes.setdefault(tag, {})[name] = digests
+        self.node_names = frozenset(n.name for n in self.nodes)
+        self.capped = frozenset(n.name for n in self.nodes if n.capped)
 
     def ref(self, image: str) -> ImageRef | None:
         if image not in self._refs:
@@ -230,16 +240,32 @@ class _Context:
         A child listed by the tag's current index maps to that index, so a child shared by an
         old and a new index is never mistaken for the old build.
         """
-        if now is not None and digest != now:
-            build = self.builds.get(now)
-            if build is not None and digest in build.platforms.values():
-                return now
-        return self.index_of.get(digest, digest)
+        key = (digest.encoded, now.encoded if now is not None else "")
+        found = self._canon.get(key)
+        if found is None:
+            found = self.index_of.get(digest, digest)
+            if now is not None and digest != now:
+                build = self.builds.get(now)
+                if build is not None and digest in build.platforms.values():
+                    found = now
+            self._canon[key] = found
+        return found
 
     def history(self, ref: ImageRef) -> TagHistory | None:
-        key = ref if ref.digest is None else ref.untagged()
-        history = self.histories.get(key)
-        return history if history is not None and history.sightings else None
+        found = self._history.get(id(ref))
+        if found is None or found[0] is not ref:
+            key = ref if ref.digest is None else ref.untagged()
+            history = self.histories.get(key)
+            found = (ref, history if history is not None and history.sightings else None)
+            self._history[id(ref)] = found
+        return found[1]
+
+    def familiar(self, ref: ImageRef) -> str:
+        name = self._familiar.get(id(ref))
+        if name is None or name[0] is not ref:
+            name = (ref, ref.familiar)
+            self._familiar[id(ref)] = name
+        return name[1]
 
     def moves(self, history: TagHistory) -> list[TagMove]:
         if history.ref not in self._moves:
@@ -314,12 +340,14 @@ def _judge(ctx: _Context, run: ContainerRun) -> _Judgement:
         why = f"runs {canon.short} but the spec pins {ref.digest.short}"
         return PodState.UNKNOWN, why, key, None
     if history is None:
-        why = f"no recorded history for {ref.familiar}: run `tagwatch check {ref.familiar}`"
+        why = (
+            f"no recorded history for {ctx.familiar(ref)}: run `tagwatch check {ctx.familiar(ref)}`"
+        )
         return PodState.UNKNOWN, why, key, None
     canon_now = ctx.canon(now_digest) if now_digest else None
     started = run.started_at
     if canon == canon_now:
-        why = f"runs what {ref.familiar} points to now"
+        why = f"runs what {ctx.familiar(ref)} points to now"
         current = history.current
         if started and current and started < current.first_seen and len(history.sightings) > 1:
             why += f" (it moved here by {_iso(current.first_seen)}, after this container started)"
@@ -330,10 +358,10 @@ def _judge(ctx: _Context, run: ContainerRun) -> _Judgement:
         moves = ctx.moves(history)
         move = moves[last + 1] if last + 1 < len(moves) else None
         if move is None:  # the tag is current on it after all (a deleted tag): be honest
-            why = f"runs {canon.short}, the last digest {ref.familiar} had"
+            why = f"runs {canon.short}, the last digest {ctx.familiar(ref)} had"
             return PodState.UNKNOWN, why, key, None
         why = (
-            f"runs {canon.short}, which {ref.familiar} pointed to until "
+            f"runs {canon.short}, which {ctx.familiar(ref)} pointed to until "
             f"{_iso(move.window_start)}; the tag moved to {_short(move.to_digest)} "
             f"(detected {_iso(move.detected_at)}{ctx.revisions(move)})"
         )
@@ -351,13 +379,13 @@ def _judge(ctx: _Context, run: ContainerRun) -> _Judgement:
     current = history.current
     if started is not None and current is not None and started > current.last_seen:
         why = (
-            f"runs {canon.short}, never recorded for {ref.familiar}; it started at "
+            f"runs {canon.short}, never recorded for {ctx.familiar(ref)}; it started at "
             f"{_iso(started)}, after the last check ({_iso(current.last_seen)}): "
             "the tag has probably moved since"
         )
         return PodState.AHEAD, why, key, None
     why = (
-        f"runs {canon.short}, never recorded for {ref.familiar}: pushed and moved between "
+        f"runs {canon.short}, never recorded for {ctx.familiar(ref)}: pushed and moved between "
         "checks, or loaded onto the node by hand"
     )
     return PodState.UNKNOWN, why, key, None
@@ -385,10 +413,12 @@ def _restart_command(key: WorkloadKey) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Prediction:
-    """What a new pod would run per node, grouped by digest (None: cannot tell)."""
+    """What a new pod would run, grouped by digest (None: cannot tell), node names sorted."""
 
-    by_node: Mapping[str, str | None]
     by_digest: Mapping[str | None, tuple[str, ...]]
+
+    def by_node(self) -> dict[str, str | None]:
+        return dict(sorted((node, d) for d, nodes in self.by_digest.items() for node in nodes))
 
 
 def _predict(
@@ -397,30 +427,36 @@ def _predict(
     policy: PullPolicy,
     canon_now: Digest,
 ) -> _Prediction:
-    """Which digest a new pod would run on each node; cached per (tag, policy, digest now)."""
-    key = (ref.untagged(), policy, canon_now)
-    cached_prediction = ctx.predictions.get(key)
-    if cached_prediction is not None:
-        return cached_prediction
-    out: dict[str, str | None] = {}
-    tag = str(ref.untagged())
+    """Which digest a new pod would run on each node; cached per (tag, policy, digest now).
+
+    Always: the tag's digest now everywhere. IfNotPresent: what a node lists under the tag,
+    else a pull of the tag now, except on nodes whose image list is capped (unknown). Never:
+    what a node lists, else it cannot start (unknown).
+    """
+    key = (ref, policy, canon_now)
+    found = ctx.predictions.get(key)
+    if found is not None:
+        return found
     now_key = str(canon_now)
-    for node in ctx.nodes:
-        if policy is PullPolicy.ALWAYS:
-            out[node.name] = now_key
-            continue
-        cached = ctx.node_index[node.name].get(tag)
-        if cached:
-            digests = {ctx.canon(d, canon_now) for d in cached}
-            out[node.name] = str(next(iter(digests))) if len(digests) == 1 else None
-        elif policy is PullPolicy.NEVER or node.capped:
-            out[node.name] = None
+    grouped: dict[str | None, set[str]] = {}
+    if policy is PullPolicy.ALWAYS:
+        grouped[now_key] = set(ctx.node_names)
+    else:
+        cached = ctx.tag_nodes.get(str(ref.untagged()), {})
+        for node, digests in cached.items():
+            canon = {ctx.canon(d, canon_now) for d in digests}
+            target = str(next(iter(canon))) if len(canon) == 1 else None
+            grouped.setdefault(target, set()).add(node)
+        rest = ctx.node_names - cached.keys()
+        if policy is PullPolicy.NEVER:
+            unknown = rest
         else:
-            out[node.name] = now_key  # not cached (the list is complete): it pulls the tag
-    grouped: dict[str | None, list[str]] = {}
-    for name, digest in out.items():
-        grouped.setdefault(digest, []).append(name)
-    prediction = _Prediction(out, {d: tuple(sorted(n)) for d, n in grouped.items()})
+            unknown = rest & ctx.capped
+            if rest - unknown:
+                grouped.setdefault(now_key, set()).update(rest - unknown)
+        if unknown:
+            grouped.setdefault(None, set()).update(unknown)
+    prediction = _Prediction({d: tuple(sorted(n)) for d, n in grouped.items() if n})
     ctx.predictions[key] = prediction
     return prediction
 
@@ -508,7 +544,7 @@ def _finding(
                 else f"imagePullPolicy {policy.value} and these nodes lack the running bytes"
             )
             risk = (
-                f"{ref.familiar} now points to {canon_now.short} but the pods run "
+                f"{ctx.familiar(ref)} now points to {canon_now.short} but the pods run "
                 f"{', '.join(sorted(k.removeprefix('sha256:')[:12] for k in running_now))}: "
                 f"the next restart, eviction or scale-up on {_node_list(changing)} would run "
                 f"{target} and split the replicas ({why})"
@@ -517,7 +553,7 @@ def _finding(
                 risk += f"; cannot tell for {_node_list(unknown)} (image list capped or Never)"
 
         if at_risk or skewed or running_now != {str(canon_now)}:
-            nodes_json = dict(predicted.by_node)  # only where it tells something
+            nodes_json = predicted.by_node()  # only where it tells something
 
     remediation: list[str] = []
     stale = any(p.state is PodState.STALE for p in pods)
@@ -771,7 +807,7 @@ def _container_verdict(
         )
     if frozen and want not in frozen:
         got = next(iter(frozen))
-        what = "the pinned digest" if ref.digest else f"what {ref.familiar} points to now"
+        what = "the pinned digest" if ref.digest else f"what {ctx.familiar(ref)} points to now"
         return ContainerVerdict(
             container,
             image,
