@@ -106,7 +106,8 @@ class TestRegistry:
     """docker-registry 2.8 serving plain HTTP on 127.0.0.1:PORT with its own storage and config.
 
     `auth` is "none", "basic" (htpasswd, `username`/`password`) or "token" (`issuer` issues
-    tokens; anonymous pulls allowed, `username`/`password` get push too).
+    tokens; anonymous pulls allowed, `username`/`password` get push too). `config` is deep-merged
+    into the generated config.yml (e.g. `{"log": {"level": "info"}}`, `{"proxy": ...}`).
     """
 
     __test__ = False
@@ -121,8 +122,10 @@ class TestRegistry:
         notifications: list[dict[str, Any]] | None = None,
         token_realm_host: str | None = None,
         tls: bool = False,
+        config: dict[str, Any] | None = None,
     ) -> None:
         self.workdir = workdir
+        self._extra_config = config or {}
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.auth: AuthMode = auth
         self.username = username
@@ -194,6 +197,7 @@ class TestRegistry:
             config["http"]["tls"] = {"certificate": str(cert), "key": str(key)}
         if notifications:
             config["notifications"] = {"endpoints": notifications}
+        _merge(config, self._extra_config)
         self.config_path.write_text(json.dumps(config, indent=2))  # JSON is valid YAML
 
     @property
@@ -502,6 +506,15 @@ class TestRegistry:
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Deep-merge `extra` (any docker-registry config keys) into `base`; `extra` wins."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
