@@ -131,6 +131,6 @@ async def test_a_spent_quota_403_is_rate_limited_until_the_reset(
     assert caught.value.retry_after is not None and caught.value.retry_after > 1700
 
 
-async def test_only_ghcr_references_are_accepted(http: httpx.AsyncClient) -> None:
-    with pytest.raises(UsageError):
-        await GitHubPackages(http, token="x").tags(ImageRef.parse("nginx:1.27"))
+async def test_an_image_without_an_owner_is_refused(http: httpx.AsyncClient) -> None:
+    with pytest.raises(UsageError, match="OWNER/PACKAGE"):
+        await GitHubPackages(http, token="x").tags(ImageRef.parse("ghcr.io/app:prod"))

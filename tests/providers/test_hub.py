@@ -166,6 +166,6 @@ async def test_a_next_link_to_another_host_is_not_followed(
     assert len(hub_api.requests) == 1
 
 
-async def test_only_docker_hub_references_are_accepted(http: httpx.AsyncClient) -> None:
-    with pytest.raises(UsageError):
-        await HubAPI(http).tags(ImageRef.parse("ghcr.io/org/app:prod"))
+async def test_a_repository_without_a_namespace_is_refused(http: httpx.AsyncClient) -> None:
+    with pytest.raises(UsageError, match="NAMESPACE/NAME"):
+        await HubAPI(http).tags(ImageRef.parse("registry.example.com/app:prod"))

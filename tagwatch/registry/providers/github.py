@@ -60,9 +60,7 @@ class GitHubPackages:
         )
 
     async def tags(self, ref: ImageRef) -> list[TagRecord]:
-        """Every tag of `ref`'s GHCR package, one record per tag."""
-        if ref.registry != GHCR:
-            raise UsageError(f"{ref}: the GitHub Packages API only knows ghcr.io images")
+        """Every tag of `ref`'s package (OWNER/PACKAGE; any host: the caller chose), one per tag."""
         owner, _, package = ref.repository.partition("/")
         if not package:
             raise UsageError(f"{ref}: a GHCR image is ghcr.io/OWNER/PACKAGE")

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 
 from tagwatch.core.digests import Digest
-from tagwatch.core.references import DOCKER_HUB, ImageRef
+from tagwatch.core.references import ImageRef
 from tagwatch.errors import ProtocolError, RegistryError, UsageError
 from tagwatch.registry.providers.records import TagRecord, parse_api_time
 from tagwatch.registry.providers.vendor_http import VendorAPI
@@ -55,10 +55,10 @@ class HubAPI:
         )
 
     async def tags(self, ref: ImageRef) -> list[TagRecord]:
-        """Every tag of `ref`'s Docker Hub repository, in the API's order."""
-        if ref.registry != DOCKER_HUB:
-            raise UsageError(f"{ref}: the Docker Hub API only knows docker.io repositories")
+        """Every tag of `ref`'s repository on Docker Hub (whatever its host: the caller chose)."""
         namespace, _, name = ref.repository.partition("/")
+        if not name:
+            raise UsageError(f"{ref}: a Docker Hub repository is NAMESPACE/NAME")
         path = f"v2/namespaces/{quote(namespace, safe='')}/repositories/{quote(name, safe='')}/tags"
         target: str | None = path
         params: dict[str, str] | None = {"page_size": _PAGE_SIZE}
