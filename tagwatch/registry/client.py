@@ -160,6 +160,16 @@ def _tls_failure(exc: BaseException) -> bool:
     return False
 
 
+def _speaks_no_tls(exc: BaseException) -> bool:
+    """Whether a connect error is a TLS handshake with a plain-HTTP server (not a refusal)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) or "wrong version number" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _describe_transport_error(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
         return "connection timed out"
@@ -845,6 +855,7 @@ class RegistryClient:
                     url.scheme == "https"
                     and host.settings.insecure
                     and (url.scheme, url.host, url.port) == origin
+                    and _speaks_no_tls(exc)  # a refused or down port is no reason to drop TLS
                 ):
                     log.info("%s: HTTPS failed, falling back to plain HTTP", host.registry)
                     host.scheme = "http"
@@ -858,11 +869,12 @@ class RegistryClient:
                 and host.scheme == "http"
                 and response.status_code == 400
                 and (
-                    b"HTTPS server" in response.content
+                    b"HTTPS server" in response.content  # Go
+                    or b"HTTPS port" in response.content  # nginx
                     or (response.http_version == "HTTP/1.0" and not response.headers)
                 )
             ):
-                # Go's bare answer to plain HTTP on a TLS port: this loopback registry is HTTPS.
+                # The answer to plain HTTP on a TLS port: this (loopback or insecure) host is HTTPS.
                 host.scheme = "https"
                 url = url.copy_with(scheme="https")
                 origin = (url.scheme, url.host, url.port)

@@ -256,3 +256,56 @@ async def test_a_get_only_host_costs_one_request_per_tag_plus_rare_head_probes()
         await asyncio.gather(*(client.resolve(REF) for _ in range(997)))
     assert len(requests) == 1000 + 3 + 10  # 3 learning HEADs, plus a re-probe every 100
     assert time.perf_counter() - started < 10
+
+
+# -- insecure registries: TLS is dropped only for a server that does not speak it ---------------
+
+
+def _refused(request: httpx.Request) -> httpx.ConnectError:
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed")
+    except ConnectionRefusedError as cause:
+        try:
+            raise httpx.ConnectError("All connection attempts failed", request=request) from cause
+        except httpx.ConnectError as exc:
+            return exc
+
+
+async def test_an_insecure_registry_that_is_down_keeps_https_when_it_comes_back() -> None:
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if len(requests) <= 2:
+            raise _refused(request)
+        if request.url.scheme == "http":
+            return httpx.Response(400, text="The plain HTTP request was sent to HTTPS port")
+        return httpx.Response(200, headers={"Docker-Content-Digest": str(DIGEST)})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    settings = {HOST: RegistrySettings(insecure=True)}
+    async with http, RegistryClient(http=http, settings=settings, retry_base=0.001) as client:
+        assert await client.resolve(REF) == DIGEST
+    assert [r.url.scheme for r in requests] == ["https", "https", "https"]
+
+
+async def test_an_insecure_host_on_plain_http_that_moves_to_tls_behind_nginx_is_followed() -> None:
+    requests: list[httpx.Request] = []
+    tls = [False]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.url.scheme == "https" and not tls[0]:
+            raise httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number")
+        if request.url.scheme == "http" and tls[0]:
+            return httpx.Response(400, text="400 The plain HTTP request was sent to HTTPS port")
+        return httpx.Response(200, headers={"Docker-Content-Digest": str(DIGEST)})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    settings = {HOST: RegistrySettings(insecure=True)}
+    async with http, RegistryClient(http=http, settings=settings) as client:
+        assert await client.resolve(REF) == DIGEST
+        tls[0] = True
+        assert await client.resolve(REF) == DIGEST
+        assert await client.resolve(REF) == DIGEST
+    assert [r.url.scheme for r in requests] == ["https", "http", "http", "https", "https"]
