@@ -32,7 +32,9 @@ class EcrImages:
     unless given; credentials from `session` (a boto3.Session) or the AWS chain;
     `AWS_ENDPOINT_URL_ECR` is honoured by boto3 itself. `imagePushedAt` is when the digest
     was pushed; a tag moved onto an older digest later keeps that older time, so a record is
-    certain only when its digest carries that one tag.
+    certain only when its digest carries that one tag. (A tag moved away and back onto a
+    digest that carries only it is still dated by the digest's first push: ECR keeps no
+    per-tag time.)
     """
 
     def __init__(
