@@ -66,12 +66,12 @@ class HubAPI:
         for _page in range(_MAX_PAGES):
             if target is None:
                 break
-            body, response = await self._api.get_json(target, params)
+            body, _ = await self._api.get_json(target, params)
             if body is None:
                 raise RegistryError(
                     self._api.name,
-                    f"{ref.name} not found (HTTP {response.status_code}); a private repository "
-                    "needs a Hub token",
+                    f"{ref.name} not found on Docker Hub's API (HTTP 404); backfill reads "
+                    "public repositories (private ones need a Hub JWT as `token`)",
                 )
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise ProtocolError(self._api.name, f"{ref.name}: tag list has no `results`")
