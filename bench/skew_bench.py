@@ -222,18 +222,41 @@ def make_cluster(pods: int, tags: list[Tag]) -> list[dict[str, Any]]:
     return objs
 
 
-def timed(
-    cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)
-) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB, the largest process) and stdout of one command."""
+@dataclass
+class Measure:
+    """One command: wall seconds, CPU seconds (user + sys, children included), peak RSS (KiB)."""
+
+    wall: float
+    cpu: float
+    rss_kib: int
+    stdout: str
+
+
+def timed(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> Measure:
+    """Run `cmd` under /usr/bin/time. Peak RSS is the largest single process, not a sum."""
     start = time.perf_counter()
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", *cmd], env=env, capture_output=True, text=True, check=False
+        ["/usr/bin/time", "-f", "%U %S %M", *cmd],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.perf_counter() - start
     if proc.returncode not in ok:
         raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}): {proc.stderr[-800:]}")
-    return wall, int(proc.stderr.strip().splitlines()[-1]), proc.stdout
+    user, system, rss = proc.stderr.strip().splitlines()[-1].split()
+    return Measure(wall, float(user) + float(system), int(rss), proc.stdout)
+
+
+def summary(measures: list[Measure]) -> Measure:
+    """Median wall and CPU, largest RSS."""
+    return Measure(
+        statistics.median(m.wall for m in measures),
+        statistics.median(m.cpu for m in measures),
+        max(m.rss_kib for m in measures),
+        measures[-1].stdout,
+    )
 
 
 def _serve(objects: list[dict[str, Any]], urls: Any, stop: Any) -> None:
@@ -288,15 +311,13 @@ class Row:
     workloads: int
     nodes: int
     moves: int
-    wall: float
-    rss_kib: int
+    tagwatch: Measure
     findings: int
-    output_bytes: int
     skewed: int
     at_risk: int
-    kubectl_wall: float | None
-    kubectl_rss_kib: int | None
+    kubectl: Measure | None
     phases: dict[str, float]
+    load: float
 
 
 def run_size(pods: int, runs: int, tmp: Path, split: bool, kubectl: bool) -> Row:
@@ -323,25 +344,15 @@ def run_size(pods: int, runs: int, tmp: Path, split: bool, kubectl: bool) -> Row
             "--db",
             db,
         ]
-        walls: list[float] = []
-        rss: list[int] = []
-        out = ""
-        for _ in range(runs):
-            wall, peak, out = timed(cmd, env, ok=(0, 1))
-            walls.append(wall)
-            rss.append(peak)
-        report = json.loads(out)
+        load = os.getloadavg()[0]
+        tagwatch = summary([timed(cmd, env, ok=(0, 1)) for _ in range(runs)])
+        report = json.loads(tagwatch.stdout)
         split_s = phases(kubeconfig, db) if split else {}
-        k_wall: float | None = None
-        k_rss: int | None = None
+        manual: Measure | None = None
         if kubectl and shutil.which("kubectl") and shutil.which("jq"):
             pipeline = f"kubectl get pods -A -o json --chunk-size=500 | jq '{JQ}'"
-            k_walls, k_rsss = [], []
-            for _ in range(runs):
-                wall, peak, _ = timed(["bash", "-o", "pipefail", "-c", pipeline], env)
-                k_walls.append(wall)
-                k_rsss.append(peak)
-            k_wall, k_rss = statistics.median(k_walls), max(k_rsss)
+            bash = ["bash", "-o", "pipefail", "-c", pipeline]
+            manual = summary([timed(bash, env) for _ in range(runs)])
     pods_seen = sum(
         len({p["name"] for p in w["pods"]})
         for w in report["workloads"]
@@ -353,15 +364,13 @@ def run_size(pods: int, runs: int, tmp: Path, split: bool, kubectl: bool) -> Row
         workloads=workloads,
         nodes=node_count,
         moves=moves,
-        wall=statistics.median(walls),
-        rss_kib=max(rss),
+        tagwatch=tagwatch,
         findings=len(report["workloads"]),
-        output_bytes=len(out.encode()),
         skewed=report["skewed"],
         at_risk=report["at_risk"],
-        kubectl_wall=k_wall,
-        kubectl_rss_kib=k_rss,
+        kubectl=manual,
         phases=split_s,
+        load=load,
     )
 
 
@@ -382,24 +391,31 @@ def main() -> None:
             print(f"{pods} pods ...", file=sys.stderr)
             rows.append(run_size(pods, args.runs, Path(tmp), args.phases, not args.no_kubectl))
             r = rows[-1]
-            print(f"  tagwatch {r.wall:.2f} s, {r.rss_kib / 1024:.0f} MiB", file=sys.stderr)
+            t = r.tagwatch
+            print(
+                f"  tagwatch {t.wall:.2f} s wall, {t.cpu:.2f} s CPU, {t.rss_kib / 1024:.0f} MiB",
+                file=sys.stderr,
+            )
             if r.phases:
                 split = ", ".join(f"{k} {v:.2f} s" for k, v in r.phases.items())
                 print(f"  in-process phases: {split}", file=sys.stderr)
     print(
-        f"| pods | workloads | nodes | moves | `tagwatch skew -A --offline -o json` "
-        f"(median of {args.runs}) | peak RSS | µs/pod | findings (skewed, at risk) | JSON out | "
-        "`kubectl get pods -A -o json \\| jq` | its peak RSS |"
+        f"| pods | workloads | nodes | moves | `tagwatch skew -A --offline -o json`: wall "
+        f"(median of {args.runs}) | its CPU | its peak RSS | findings (skewed, at risk) | JSON "
+        "| `kubectl get pods -A -o json \\| jq`: wall | its CPU | its peak RSS | load avg |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        kubectl = f"{r.kubectl_wall:.2f} s" if r.kubectl_wall is not None else "n/a"
-        k_rss = f"{r.kubectl_rss_kib / 1024:.0f} MiB" if r.kubectl_rss_kib else "n/a"
+        t, k = r.tagwatch, r.kubectl
+        manual = (
+            f"{k.wall:.2f} s | {k.cpu:.2f} s | {k.rss_kib / 1024:.0f} MiB"
+            if k is not None
+            else "n/a | n/a | n/a"
+        )
         print(
-            f"| {r.pods:,} | {r.workloads:,} | {r.nodes} | {r.moves:,} | {r.wall:.2f} s | "
-            f"{r.rss_kib / 1024:.0f} MiB | {r.wall / r.pods * 1e6:.0f} | "
-            f"{r.findings:,} ({r.skewed}, {r.at_risk}) | {r.output_bytes / 2**20:.0f} MiB | "
-            f"{kubectl} | {k_rss} |"
+            f"| {r.pods:,} | {r.workloads:,} | {r.nodes} | {r.moves:,} | {t.wall:.2f} s | "
+            f"{t.cpu:.2f} s | {t.rss_kib / 1024:.0f} MiB | {r.findings:,} ({r.skewed}, "
+            f"{r.at_risk}) | {len(t.stdout.encode()) / 2**20:.0f} MiB | {manual} | {r.load:.1f} |"
         )
     if any(r.phases for r in rows):
         print(
