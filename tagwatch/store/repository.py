@@ -296,6 +296,11 @@ class StoreTx:
         its insert; we then re-read the latest row (READ COMMITTED sees the winner's) and
         decide again. SQLite transactions start with BEGIN IMMEDIATE, so writers run one
         after another and never race.
+
+        An observation with another digest but seen before the latest row's `last_seen` is out
+        of date and ignored (logged): sightings stay in time order, so `TagHistory.at()` holds.
+        On PostgreSQL, record the tags of one transaction in a stable order (e.g. sorted):
+        two transactions appending to the same tags in opposite orders can deadlock.
         """
         digest = observation.digest
         seen_at = _aware(observation.seen_at)
@@ -309,13 +314,26 @@ class StoreTx:
         )
         for _attempt in range(5):
             latest = self._session.execute(
-                select(SightingRow.id, SightingRow.seq, SightingRow.digest)
+                select(SightingRow.id, SightingRow.seq, SightingRow.digest, SightingRow.last_seen)
                 .where(same_tag)
                 .order_by(SightingRow.seq.desc())
                 .limit(1)
             ).first()
             if latest is None and digest is None:
                 return  # never seen and absent: nothing to record
+            if latest is not None and latest.digest != _str(digest) and seen_at < latest.last_seen:
+                # Out of date: another writer recorded a later sighting (a webhook while this
+                # poll waited on the registry). Appending it would rewind the tag and raise a
+                # false "repointed" now and again at the next check; history stays in time order.
+                log.info(
+                    "%s: ignoring %s seen at %s, older than the recorded %s (last seen %s)",
+                    observation.ref,
+                    digest or "absent",
+                    seen_at.isoformat(),
+                    latest.digest or "absent",
+                    latest.last_seen.isoformat(),
+                )
+                return
             if latest is not None and latest.digest == _str(digest):
                 if move.is_move:
                     log.debug("%s: %s already recorded by another writer", observation.ref, digest)
