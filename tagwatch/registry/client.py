@@ -591,6 +591,12 @@ class RegistryClient:
         while True:
             try:
                 response = await self._authorized(host, method, path, scope, accept)
+            except httpx.DecodingError as exc:
+                raise ProtocolError(
+                    host.registry,
+                    f"{method} {path}: the response body could not be decoded "
+                    "(bad Content-Encoding); the registry or a proxy in front of it is broken",
+                ) from exc
             except httpx.TransportError as exc:
                 if _tls_failure(exc):
                     raise RegistryUnavailable(
@@ -777,6 +783,12 @@ class RegistryClient:
             try:
                 self.requests_sent += 1
                 response = await client.get(request_url, headers=headers, timeout=self._timeout)
+            except httpx.DecodingError as exc:
+                raise AuthenticationFailed(
+                    host.registry,
+                    f"token service {realm_name} sent a body that could not be decoded "
+                    "(bad Content-Encoding); check the registry's auth service",
+                ) from exc
             except httpx.TransportError as exc:
                 if attempt >= self._retry.max_retries:
                     raise AuthenticationFailed(

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tagwatch.core.digests import OCI_MANIFEST, Digest
 from tagwatch.core.references import ImageRef
+from tagwatch.errors import AuthenticationFailed, ProtocolError
 from tagwatch.registry import RegistryClient, RegistrySettings
 from tagwatch.registry.auth import parse_challenges
 from tests.support.registry import TestRegistry
@@ -309,3 +311,32 @@ async def test_an_insecure_host_on_plain_http_that_moves_to_tls_behind_nginx_is_
         assert await client.resolve(REF) == DIGEST
         assert await client.resolve(REF) == DIGEST
     assert [r.url.scheme for r in requests] == ["https", "http", "http", "https", "https"]
+
+
+# -- library errors never escape untranslated -------------------------------------------------
+
+
+async def test_a_body_with_a_broken_content_encoding_is_a_protocol_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "HEAD":
+            return httpx.Response(200)  # no digest: the client must GET
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with http, RegistryClient(http=http) as client:
+        with pytest.raises(ProtocolError, match="could not be decoded") as caught:
+            await client.resolve(REF)
+    assert str(caught.value).startswith(HOST) and "\n" not in str(caught.value)
+
+
+async def test_a_token_service_with_a_broken_content_encoding_is_authentication_failed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"nope")
+        realm = f'Bearer realm="https://{HOST}/token",service="reg"'
+        return httpx.Response(401, headers={"WWW-Authenticate": realm})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with http, RegistryClient(http=http) as client:
+        with pytest.raises(AuthenticationFailed, match=f"https://{HOST}/token"):
+            await client.resolve(REF)
