@@ -227,6 +227,7 @@ class _Context:
             for tag, digests in index.items():
                 self.tag_nodes.setdefault(tag, {})[name] = digests
         self.node_names = frozenset(n.name for n in self.nodes)
+        self.all_nodes = tuple(sorted(self.node_names))
         self.capped = frozenset(n.name for n in self.nodes if n.capped)
 
     def ref(self, image: str) -> ImageRef | None:
@@ -438,25 +439,33 @@ def _predict(
     if found is not None:
         return found
     now_key = str(canon_now)
-    grouped: dict[str | None, set[str]] = {}
-    if policy is PullPolicy.ALWAYS:
-        grouped[now_key] = set(ctx.node_names)
-    else:
-        cached = ctx.tag_nodes.get(str(ref.untagged()), {})
-        for node, digests in cached.items():
-            canon = {ctx.canon(d, canon_now) for d in digests}
-            target = str(next(iter(canon))) if len(canon) == 1 else None
-            grouped.setdefault(target, set()).add(node)
-        rest = ctx.node_names - cached.keys()
-        if policy is PullPolicy.NEVER:
-            unknown = rest
-        else:
-            unknown = rest & ctx.capped
-            if rest - unknown:
-                grouped.setdefault(now_key, set()).update(rest - unknown)
-        if unknown:
-            grouped.setdefault(None, set()).update(unknown)
-    prediction = _Prediction({d: tuple(sorted(n)) for d, n in grouped.items() if n})
+    cached = {} if policy is PullPolicy.ALWAYS else ctx.tag_nodes.get(str(ref.untagged()), {})
+    if policy is PullPolicy.ALWAYS or (
+        not cached and not ctx.capped and policy is PullPolicy.IF_NOT_PRESENT
+    ):
+        prediction = _Prediction({now_key: ctx.all_nodes} if ctx.all_nodes else {})
+        ctx.predictions[key] = prediction
+        return prediction
+    grouped: dict[str | None, tuple[str, ...]] = {}
+    by_target: dict[str | None, list[str]] = {}
+    for node, digests in cached.items():
+        canon = {ctx.canon(d, canon_now) for d in digests}
+        target = str(next(iter(canon))) if len(canon) == 1 else None
+        by_target.setdefault(target, []).append(node)
+    for target, nodes in by_target.items():
+        grouped[target] = tuple(sorted(nodes))
+    # Nodes without the tag, in name order: unknown under Never or when their list is capped.
+    pulls = tuple(n for n in ctx.all_nodes if n not in cached and n not in ctx.capped)
+    unknown = tuple(
+        n
+        for n in ctx.all_nodes
+        if n not in cached and (n in ctx.capped or policy is PullPolicy.NEVER)
+    )
+    if pulls and policy is not PullPolicy.NEVER:
+        grouped[now_key] = tuple(sorted({*grouped.get(now_key, ()), *pulls}))
+    if unknown:
+        grouped[None] = tuple(sorted({*grouped.get(None, ()), *unknown}))
+    prediction = _Prediction(grouped)
     ctx.predictions[key] = prediction
     return prediction
 

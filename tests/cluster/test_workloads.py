@@ -257,3 +257,50 @@ def test_a_local_id_next_to_a_registry_digest_is_not_called_skew() -> None:
     ).findings
     assert finding.skewed is False
     assert [p.state for p in finding.pods] == [PodState.UNKNOWN, PodState.CURRENT]
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (PullPolicy.ALWAYS, {"cached": "new", "empty": "new", "capped": "new"}),
+        (PullPolicy.IF_NOT_PRESENT, {"cached": "old", "empty": "new", "capped": None}),
+        (PullPolicy.NEVER, {"cached": "old", "empty": None, "capped": None}),
+    ],
+)
+def test_prediction_per_pull_policy_and_node_cache(
+    policy: PullPolicy, expected: dict[str, str | None]
+) -> None:
+    old, new = Digest("sha256", "1" * 64), Digest("sha256", "2" * 64)
+    image = "registry.example/app:v1"
+    run = ContainerRun(
+        image=image,
+        name="app",
+        pull_policy=policy,
+        running=normalise_image_id(f"registry.example/app@{old}"),
+        started_at=T0 + timedelta(minutes=5),
+        ready=True,
+    )
+    pod = PodRecord("ns", "app-1", "cached", None, (run,), ready=True)
+    nodes = (
+        NodeRecord("cached", images=((f"registry.example/app@{old}", image),)),
+        NodeRecord("empty", images=()),
+        NodeRecord("capped", images=tuple((f"x/{i}:1",) for i in range(NODE_IMAGES_CAP))),
+    )
+    ref = ImageRef.parse(image)
+    history = TagHistory(
+        ref,
+        (
+            Sighting(old, T0, T0 + timedelta(hours=1)),
+            Sighting(new, T0 + timedelta(hours=2), T0 + timedelta(hours=3)),
+        ),
+    )
+    [finding] = find_skew(
+        group_workloads(Snapshot(pods=(pod,))),
+        {ref: history},
+        {},
+        T0 + timedelta(hours=3),
+        nodes=nodes,
+    ).findings
+    names = {"old": str(old), "new": str(new), None: None}
+    assert dict(finding.nodes) == {node: names[want] for node, want in expected.items()}
+    assert finding.at_risk is (policy is not PullPolicy.NEVER)
