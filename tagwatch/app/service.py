@@ -99,6 +99,9 @@ class Metrics:
             registry=r,
         )
         self.watches = Gauge("tagwatch_watched_tags", "Tags this replica polls", registry=r)
+        self.requests = Gauge(
+            "tagwatch_registry_requests_sent", "HTTP requests sent to registries", registry=r
+        )
         self.leader = Gauge(
             "tagwatch_poll_leader", "1 when this replica holds the poll lease", registry=r
         )
@@ -382,6 +385,7 @@ class Service:
                     budget.rate_limited(float(match.group(1)) if match else None, now)
             elif result.move is not None and result.move.is_move:
                 self.metrics.moves.labels(host, result.move.change.value).inc()
+        self.metrics.requests.set(self.registry.requests_sent)
         status = self.registry.rate_limits.get(host)
         if status is not None:
             budget.observe(status, now)
