@@ -338,6 +338,7 @@ def verify(
         data["passed"] = result.passed
         data["timed_out"] = result.timed_out
         data["waited_seconds"] = round(result.waited, 3)
+        data["refresh_errors"] = list(result.refresh_errors)
         _print_json(data)
     else:
         _print_verdict(result)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -543,3 +545,21 @@ def test_bare_pods_and_statefulset_pods_group_by_owner(
     assert _one(report, "db")["skewed"] is True
     debug = _one(report, "debug")
     assert (debug["kind"], debug["skewed"]) == ("Pod", False)
+
+
+def test_a_tag_that_cannot_be_refreshed_is_a_warning_not_a_failed_scan(
+    kube: Callable[..., Kube], cli: Cli, t0: datetime
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ref = f"127.0.0.1:{port}/gone/app:prod"
+    image_id = f"127.0.0.1:{port}/gone/app@sha256:{'d' * 64}"
+    k = kube(_deployment("web", ref, [("web-1", "node-a", t0, image_id)]))
+    result = cli("skew", "-A", "-o", "json", "--kubeconfig", str(k.kubeconfig), code=0)
+    assert f"warning: could not refresh {ref}" in result.stderr
+    report = json.loads(result.stdout)
+    [message] = report["refresh_errors"]
+    assert message.startswith(ref)
+    [pod] = _one(report, "web")["pods"]
+    assert pod["state"] == "unknown" and "no recorded history" in pod["explanation"]
