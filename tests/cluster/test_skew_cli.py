@@ -115,6 +115,11 @@ def test_two_pods_one_tag_incident_is_skew_with_the_explaining_move(
     )
     report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
     web = _one(report, "web")
+    issue_keys = {"kind", "namespace", "name", "container", "image", "skewed", "at_risk"}
+    issue_keys |= {"digests", "pods", "tag_digest_now", "moves"}
+    assert issue_keys <= web.keys()
+    pod_keys = {"name", "node", "digest", "started_at", "state", "explanation"}
+    assert all(pod_keys <= p.keys() for p in web["pods"])
     assert (web["kind"], web["namespace"], web["container"], web["image"]) == (
         "Deployment",
         "shop",
