@@ -9,7 +9,7 @@ import logging
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,6 +70,9 @@ _REFRESH_BEFORE = timedelta(minutes=5)
 # instead of two), with a HEAD again every _HEAD_REPROBE_EVERY resolves in case it was transient.
 _HEAD_MISSES_TO_SKIP = 3
 _HEAD_REPROBE_EVERY = 100
+# No answer we need (manifest, config blob, tags list, error) comes near this; a server that sends
+# more is misconfigured or hostile, and reading it whole could exhaust memory.
+_MAX_BODY = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,28 @@ class _Bounded(Generic[_V]):
 
 class _Truncated(httpx.TransportError):
     """A body shorter than its Content-Length (a connection cut mid-transfer)."""
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    """A response stream that refuses to deliver more than `cap` bytes."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, cap: int, registry: str, path: str) -> None:
+        self._inner, self._cap, self._registry, self._path = inner, cap, registry, path
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._inner:
+            size += len(chunk)
+            if size > self._cap:
+                raise ProtocolError(
+                    self._registry,
+                    f"{self._path}: response body exceeds {self._cap >> 20} MiB; "
+                    "is this a registry API endpoint?",
+                )
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _error_codes(response: httpx.Response) -> list[str]:
@@ -861,7 +886,22 @@ class RegistryClient:
             try:
                 async with host.semaphore:
                     self.requests_sent += 1
-                    response = await client.send(request)
+                    response = await client.send(request, stream=True)
+                    try:
+                        declared = response.headers.get("content-length", "")
+                        if declared.isdigit() and int(declared) > _MAX_BODY:
+                            raise ProtocolError(
+                                host.registry,
+                                f"{url.path}: response body of {declared} bytes exceeds "
+                                f"{_MAX_BODY >> 20} MiB; is this a registry API endpoint?",
+                            )
+                        if isinstance(response.stream, httpx.AsyncByteStream):
+                            response.stream = _CappedStream(
+                                response.stream, _MAX_BODY, host.registry, url.path
+                            )
+                        await response.aread()
+                    finally:
+                        await response.aclose()
             except httpx.ConnectError as exc:
                 if (
                     url.scheme == "https"

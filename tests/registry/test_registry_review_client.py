@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tagwatch.registry.client as client_module
 from tagwatch.core.digests import OCI_MANIFEST, Digest
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import AuthenticationFailed, ProtocolError
@@ -340,3 +341,48 @@ async def test_a_token_service_with_a_broken_content_encoding_is_authentication_
     async with http, RegistryClient(http=http) as client:
         with pytest.raises(AuthenticationFailed, match=f"https://{HOST}/token"):
             await client.resolve(REF)
+
+
+# -- a server that sends far too much is refused before it exhausts memory ----------------------
+
+
+class _Endless(httpx.AsyncByteStream):
+    """A chunked body that never ends (no Content-Length)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            self.sent += 64 * 1024
+            yield b"x" * (64 * 1024)
+
+
+async def test_an_endless_body_is_cut_off_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "_MAX_BODY", 1024 * 1024)
+    endless = _Endless()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "HEAD":
+            return httpx.Response(200)
+        return httpx.Response(200, stream=endless)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with http, RegistryClient(http=http) as client:
+        with pytest.raises(ProtocolError, match="exceeds 1 MiB"):
+            await client.resolve(REF)
+    assert endless.sent <= 1024 * 1024 + 64 * 1024
+
+
+async def test_a_declared_body_above_the_cap_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "_MAX_BODY", 1024 * 1024)
+    endless = _Endless()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": str(1 << 30)}, stream=endless)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with http, RegistryClient(http=http) as client:
+        with pytest.raises(ProtocolError, match="1073741824 bytes exceeds 1 MiB"):
+            await client.list_tags(REF)
+    assert endless.sent == 0
