@@ -25,6 +25,7 @@ BUILTIN_AUTH_HOSTS: Mapping[str, tuple[str, ...]] = {
     "docker.io": ("auth.docker.io",),
     "registry-1.docker.io": ("auth.docker.io",),
     "ghcr.io": ("ghcr.io",),
+    "registry.gitlab.com": ("gitlab.com",),  # GitLab.com's realm is https://gitlab.com/jwt/auth
 }
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -125,7 +126,7 @@ def credentials_allowed(registry: str, realm_url: str, allowed: Iterable[str] = 
     """Whether a registry's credentials may be sent to the token realm at `realm_url`.
 
     Allowed: a realm on the registry's own host name, a built-in pair (docker.io ->
-    auth.docker.io, ghcr.io -> ghcr.io), or a host the user listed in `allowed_auth_hosts`.
+    auth.docker.io, registry.gitlab.com -> gitlab.com), or a host listed in `allowed_auth_hosts`.
     """
     parts = urlsplit(realm_url)
     realm_host = (parts.hostname or "").lower()

@@ -18,7 +18,7 @@ from tagwatch.core.digests import OCI_MANIFEST, Digest
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import AuthenticationFailed, ProtocolError
 from tagwatch.registry import RegistryClient, RegistrySettings
-from tagwatch.registry.auth import parse_challenges
+from tagwatch.registry.auth import credentials_allowed, parse_challenges
 from tests.support.registry import TestRegistry
 
 HOST = "registry.example.com"
@@ -386,3 +386,9 @@ async def test_a_declared_body_above_the_cap_is_not_read(monkeypatch: pytest.Mon
         with pytest.raises(ProtocolError, match="1073741824 bytes exceeds 1 MiB"):
             await client.list_tags(REF)
     assert endless.sent == 0
+
+
+def test_gitlab_com_credentials_may_go_to_its_jwt_realm_only() -> None:
+    assert credentials_allowed("registry.gitlab.com", "https://gitlab.com/jwt/auth")
+    assert not credentials_allowed("registry.gitlab.com", "https://evil.example/jwt/auth")
+    assert not credentials_allowed("registry.example.com", "https://gitlab.com/jwt/auth")
