@@ -5,19 +5,19 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from tagwatch.errors import StoreError
 
+if TYPE_CHECKING:  # alembic is imported only to migrate: it costs every CLI start ~0.1-0.3 s
+    from alembic.config import Config
+
 __all__ = [
     "DEFAULT_URL",
+    "HEAD_REVISION",
     "current_revision",
     "database_url",
     "head_revision",
@@ -28,6 +28,9 @@ __all__ = [
 ]
 
 DEFAULT_URL = "sqlite:///tagwatch.db"
+#: The latest migration, so that opening an up-to-date database needs no Alembic import.
+#: A test checks it against migrations/; update it with every new migration.
+HEAD_REVISION = "0006_leases"
 #: Where the Alembic scripts are when not found next to the package (see migrations_dir).
 MIGRATIONS_ENV = "TAGWATCH_MIGRATIONS"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -128,6 +131,8 @@ def migrations_dir() -> Path:
 
 
 def _config(url: str | None = None, connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     # Passed as attributes, not main options, so that '%' in a password needs no escaping.
@@ -137,6 +142,9 @@ def _config(url: str | None = None, connection: Connection | None = None) -> Con
 
 
 def head_revision() -> str:
+    """The latest revision in the migration scripts (reads them; see also HEAD_REVISION)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
     if head is None:
         raise StoreError("the migrations have no head revision")
@@ -144,16 +152,28 @@ def head_revision() -> str:
 
 
 def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions()}
 
 
 def current_revision(connection: Connection) -> str | None:
-    """The revision the database is at; None for a database Alembic has never touched."""
-    return MigrationContext.configure(connection).get_current_revision()
+    """The revision the database is at; None for a database Alembic has never touched.
+
+    Read with plain SQL (what Alembic's MigrationContext does), so no Alembic import.
+    """
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) > 1:
+        raise StoreError(f"database has several schema revisions ({', '.join(versions)})")
+    return versions[0] if versions else None
 
 
 def run_migrations(connection: Connection, revision: str = "head", *, down: bool = False) -> None:
     """Upgrade (or downgrade) on an open connection, committing the result."""
+    from alembic import command
+
     config = _config(connection=connection)
     with _MIGRATING:
         if down:

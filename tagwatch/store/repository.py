@@ -39,6 +39,7 @@ from tagwatch.core.moves import (
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import StoreError
 from tagwatch.store.engine import (
+    HEAD_REVISION,
     _first_line,
     current_revision,
     head_revision,
@@ -693,24 +694,32 @@ class Store:
 
     @staticmethod
     def _check_schema(engine: Engine, url: str, *, migrate: bool) -> None:
-        head = head_revision()
         with engine.connect() as connection:
             current = current_revision(connection)
-            if current == head:
-                return
+            if current == HEAD_REVISION:
+                return  # the usual case, decided without importing Alembic
+            head = head_revision()
             if current is None:
                 ours = _OUR_TABLES & set(inspect(connection).get_table_names())
                 if ours:
+                    # A replica migrating at the same time may have committed since we read
+                    # the revision: on PostgreSQL each statement sees what is committed, and
+                    # its tables and revision are committed together.
+                    current = current_revision(connection)
+                if ours and current is None:
                     raise StoreError(
                         f"database {safe_url(url)} has tagwatch tables ({', '.join(sorted(ours))}) "
                         "but no schema revision; restore it or use an empty database"
                     )
-                if not migrate:
-                    raise StoreError(
-                        f"database {safe_url(url)} is empty; run `tagwatch db upgrade`"
-                    )
-                log.info("creating the tagwatch schema in %s", safe_url(url))
-                run_migrations(connection)
+                if not ours:
+                    if not migrate:
+                        raise StoreError(
+                            f"database {safe_url(url)} is empty; run `tagwatch db upgrade`"
+                        )
+                    log.info("creating the tagwatch schema in %s", safe_url(url))
+                    run_migrations(connection)
+                    return
+            if current == head:
                 return
             if current in known_revisions():
                 raise StoreError(f"database is at revision {current}; run `tagwatch db upgrade`")
