@@ -66,6 +66,9 @@ _V = TypeVar("_V")
 # ECR tokens whose expiry is already past when issued (moto does this) are kept this long.
 _MIN_CREDENTIAL_LIFE = timedelta(minutes=5)
 _REFRESH_BEFORE = timedelta(minutes=5)
+# Docker config credentials are read again after this long: a long-running service picks up a new
+# `docker login`, and helpers handing out short-lived tokens (gcloud: 1 h, ecr-login: 12 h) renew.
+_DOCKER_CREDENTIALS_LIFE = timedelta(minutes=5)
 # A host whose HEAD gave no digest this many times in a row is asked with GET alone (one request
 # instead of two), with a HEAD again every _HEAD_REPROBE_EVERY resolves in case it was transient.
 _HEAD_MISSES_TO_SKIP = 3
@@ -255,6 +258,7 @@ class RegistryClient:
         self._settings = {normalize_registry_key(k): v for k, v in (settings or {}).items()}
         self._docker_config_path = docker_config
         self._docker_config: DockerConfig | None = None
+        self._docker_config_expire = datetime.min.replace(tzinfo=UTC)
         self._retry = RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait, base=retry_base)
         self._timeout = timeout
         self._hosts: dict[str, _Host] = {}
@@ -598,11 +602,13 @@ class RegistryClient:
                 creds = Credentials(user, password)
                 expire = max(expires_at - _REFRESH_BEFORE, now + _MIN_CREDENTIAL_LIFE)
             else:
-                if self._docker_config is None:
+                if self._docker_config is None or now >= self._docker_config_expire:
                     self._docker_config = await asyncio.to_thread(
                         DockerConfig, self._docker_config_path
                     )
+                    self._docker_config_expire = now + _DOCKER_CREDENTIALS_LIFE
                 creds = await asyncio.to_thread(self._docker_config.lookup, host.registry)
+                expire = now + _DOCKER_CREDENTIALS_LIFE
             host.credentials, host.credentials_expire = creds, expire
             host.credentials_loaded = True
             return creds

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -392,3 +394,37 @@ def test_gitlab_com_credentials_may_go_to_its_jwt_realm_only() -> None:
     assert credentials_allowed("registry.gitlab.com", "https://gitlab.com/jwt/auth")
     assert not credentials_allowed("registry.gitlab.com", "https://evil.example/jwt/auth")
     assert not credentials_allowed("registry.example.com", "https://gitlab.com/jwt/auth")
+
+
+# -- docker credentials in a long-running process --------------------------------------------
+
+ROTATING_HELPER = """#!/bin/sh
+read server
+printf '{"ServerURL":"%s","Username":"tagwatch","Secret":"%s"}' "$server" "$(cat "SECRET")"
+"""
+
+
+async def test_credentials_from_a_helper_are_asked_again_so_rotated_tokens_work(
+    basic_registry: TestRegistry,
+    repo_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    digest = basic_registry.push_image(repo_name, "v1", content="rotating")
+    secret = tmp_path / "secret"
+    secret.write_text("an-expired-token")
+    helper = tmp_path / "bin" / "docker-credential-rotating"
+    helper.parent.mkdir()
+    helper.write_text(ROTATING_HELPER.replace("SECRET", str(secret)))
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credHelpers": {basic_registry.host: "rotating"}}))
+    ref = ref_of(basic_registry, repo_name, "v1")
+    monkeypatch.setattr(client_module, "_DOCKER_CREDENTIALS_LIFE", timedelta(seconds=0.3))
+    async with RegistryClient(docker_config=config, max_retries=0) as client:
+        with pytest.raises(AuthenticationFailed, match="refused our credentials"):
+            await client.resolve(ref)
+        secret.write_text(basic_registry.password)  # the helper now hands out a fresh token
+        await asyncio.sleep(0.4)
+        assert await client.resolve(ref) == digest
