@@ -432,15 +432,18 @@ class RegistryClient:
         target: str | None = f"/v2/{ref.repository}/tags/list"
         tags: list[str] = []
         seen: set[str] = set()
+        visited: set[str] = set()
         pages = 0
         while target is not None and pages < _MAX_PAGES:
             pages += 1
+            visited.add(target)
             response = await self._call(host, "GET", target, scope)
             if response.status_code == 404 and "NAME_UNKNOWN" in _error_codes(response):
                 return tags
             if response.status_code != 200:
                 raise self._unexpected(host, ref, response)
             doc = self._json(host, ref, response.content, "tags list")
+            before = len(tags)
             for tag in doc.get("tags") or []:
                 if isinstance(tag, str) and tag not in seen:
                     seen.add(tag)
@@ -450,6 +453,15 @@ class RegistryClient:
                 break
             url = httpx.URL(f"{host.scheme}://{host.api_host}/").join(link)
             target = url.raw_path.decode("ascii")
+            if target in visited or len(tags) == before:
+                log.warning(
+                    "%s: tags list of %s links to a page already read or brought no new tags; "
+                    "stopping at %d tags",
+                    host.registry,
+                    ref.repository,
+                    len(tags),
+                )
+                break
         return tags
 
     # -- manifests, configs, platforms ----------------------------------------------------------

@@ -428,3 +428,23 @@ async def test_credentials_from_a_helper_are_asked_again_so_rotated_tokens_work(
         secret.write_text(basic_registry.password)  # the helper now hands out a fresh token
         await asyncio.sleep(0.4)
         assert await client.resolve(ref) == digest
+
+
+# -- tag pagination that never ends ---------------------------------------------------------
+
+
+async def test_a_tags_list_whose_next_link_loops_stops_after_one_round() -> None:
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        page = request.url.params.get("last", "")
+        tags = {"": ["a", "b"], "b": ["c", "d"]}.get(page, ["a", "b"])
+        nxt = "b" if page == "" else "loop"
+        link = f'</v2/team/app/tags/list?n=2&last={nxt}>; rel="next"'
+        return httpx.Response(200, json={"tags": tags}, headers={"Link": link})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with http, RegistryClient(http=http) as client:
+        assert await client.list_tags(REF) == ["a", "b", "c", "d"]
+    assert len(requests) == 3  # the third page brought nothing new: stop, not 10,000 pages
