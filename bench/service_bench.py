@@ -15,6 +15,8 @@ Prints JSON; the numbers go in bench/RESULTS.md (service section). Needs docker-
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import signal
 import asyncio
 import json
 import os
@@ -62,7 +64,7 @@ def base_config(
         },
         "webhooks": {"distribution": {"secret_env": "BENCH_HOOK"}},
         "scheduler": {"tick": "100ms", "delivery_interval": "1s", "jitter": 0.1},
-        "log": {"format": "json", "level": "WARNING"},
+        "log": {"format": "text", "level": os.environ.get("BENCH_LOG", "WARNING")},
     }
 
 
@@ -159,6 +161,7 @@ def many_watches(workdir: Path, *, watches: int, interval: float) -> dict[str, A
                 registry.tag(repo, f"t{i}", digest)
                 tags.append(f"{registry.host}/{repo}:t{i}")
         setup = time.perf_counter() - setup
+        say(f"pushed {len(tags)} tags in {setup:.0f} s")
         port = free_port()
         data = base_config(
             f"sqlite:///{workdir / 'many.db'}",
@@ -194,9 +197,11 @@ def many_watches(workdir: Path, *, watches: int, interval: float) -> dict[str, A
                     "tagwatch run did not start: " + (workdir / "many.log").read_text()[-2000:]
                 )
             time.sleep(0.2)
+        say("service up; warm-up cycle")
         # Warm-up: the first cycle records a first sighting of every tag.
         while metric(httpx.get(f"{url}/metrics").text, "tagwatch_checks_total") < watches:
             time.sleep(1)
+        say("measuring one interval")
         before = httpx.get(f"{url}/metrics").text
         cpu0, wall0 = proc_cpu(proc.pid), time.monotonic()
         time.sleep(interval)
@@ -228,6 +233,10 @@ def many_watches(workdir: Path, *, watches: int, interval: float) -> dict[str, A
         registry.close()
 
 
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "median_s": round(statistics.median(values), 3),
@@ -237,6 +246,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--watches", type=int, default=10_000)
     parser.add_argument("--interval", type=float, default=60.0)
@@ -248,14 +258,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tagwatch-bench-") as tmp:
         workdir = Path(tmp)
         if not args.skip_latency:
+            say("webhook latency")
             hook = asyncio.run(latency(workdir, webhook=True, pushes=args.pushes, poll_interval=0))
             results["webhook_push_to_slack"] = summary(hook)
+            say("polling latency")
             poll = asyncio.run(
                 latency(
                     workdir, webhook=False, pushes=args.pushes, poll_interval=args.poll_interval
                 )
             )
             results["poll_push_to_slack"] = summary(poll) | {"interval_s": args.poll_interval}
+        say(f"{args.watches} watches")
         results["many_watches"] = many_watches(
             workdir, watches=args.watches, interval=args.interval
         )
