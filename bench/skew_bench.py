@@ -280,27 +280,52 @@ def served(objects: list[dict[str, Any]]) -> Iterator[str]:
 
 
 def phases(kubeconfig: Path, db: str) -> dict[str, float]:
-    """Seconds per phase in this process (second, warm pass): read, join, JSON output."""
+    """Seconds per phase of one scan, in a fresh process as the CLI runs it: read, join, JSON."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--phases-of", str(kubeconfig), db],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    times: dict[str, float] = json.loads(proc.stdout)
+    return times
+
+
+def _phases_here(kubeconfig: str, db: str) -> dict[str, float]:
+    """One scan as `tagwatch skew` runs it, with the cluster read timed inside scan_skew."""
+    import msgspec
+
+    import tagwatch.app.skew as app_skew
+
+    read_s = 0.0
+    reader = read_snapshot
+
+    async def timed_read(*args: Any, **kwargs: Any) -> Any:
+        nonlocal read_s
+        t = time.perf_counter()
+        try:
+            return await reader(*args, **kwargs)
+        finally:
+            read_s += time.perf_counter() - t
+
+    app_skew.read_snapshot = timed_read  # type: ignore[attr-defined]
 
     async def go() -> dict[str, float]:
-        client = connect(ClusterSettings(kubeconfig=str(kubeconfig)))
+        start = time.perf_counter()
+        client = connect(ClusterSettings(kubeconfig=kubeconfig))
         store = open_store(db)
         try:
-            times: dict[str, float] = {}
-            for _ in range(2):  # the first pass warms the connection and the imports
-                t = time.perf_counter()
-                await read_snapshot(client)
-                read = time.perf_counter() - t
-                t = time.perf_counter()
-                result = await scan_skew(cluster=client, store=store, registry=None, namespace=None)
-                scan = time.perf_counter() - t
-                t = time.perf_counter()
-                json.dumps(report_json(result))
-                times = {"read": read, "join": scan - read, "json": time.perf_counter() - t}
+            opened = time.perf_counter() - start
+            t = time.perf_counter()
+            result = await scan_skew(cluster=client, store=store, registry=None, namespace=None)
+            scan = time.perf_counter() - t
+            t = time.perf_counter()
+            msgspec.json.format(msgspec.json.encode(report_json(result)), indent=2)
+            out = time.perf_counter() - t
         finally:
             store.close()
             await client.close()
-        return times
+        return {"open": opened, "read": read_s, "join": scan - read_s, "json": out}
 
     return asyncio.run(go())
 
@@ -382,9 +407,15 @@ def main() -> None:
         "--no-kubectl", action="store_true", help="skip the kubectl | jq comparison"
     )
     parser.add_argument(
-        "--phases", action="store_true", help="also time read / join / JSON in this process"
+        "--phases", action="store_true", help="also time open / read / join / JSON of one scan"
+    )
+    parser.add_argument(
+        "--phases-of", nargs=2, metavar=("KUBECONFIG", "DB"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
+    if args.phases_of:
+        print(json.dumps(_phases_here(*args.phases_of)))
+        return
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         for pods in args.pods:
@@ -419,12 +450,16 @@ def main() -> None:
         )
     if any(r.phases for r in rows):
         print(
-            "\n| pods | read cluster (lightkube, paged) | join (group, history, find_skew) | JSON |"
+            "\n| pods | open store + client | read cluster (lightkube, paged) "
+            "| join (group, history, find_skew) | JSON |"
         )
-        print("|---:|---:|---:|---:|")
+        print("|---:|---:|---:|---:|---:|")
         for r in rows:
             p = r.phases
-            print(f"| {r.pods:,} | {p['read']:.2f} s | {p['join']:.2f} s | {p['json']:.2f} s |")
+            print(
+                f"| {r.pods:,} | {p['open']:.2f} s | {p['read']:.2f} s | {p['join']:.2f} s "
+                f"| {p['json']:.2f} s |"
+            )
 
 
 if __name__ == "__main__":
