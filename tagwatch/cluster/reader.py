@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: Kinds the scan reads, by the names `verify` accepts.
 KINDS: dict[str, str] = {
@@ -153,13 +155,21 @@ async def _list(
     plural = _PLURAL[res]
     scope = namespace if namespace else "*"
     out: list[T] = []
-    async with translate_errors(client, "list", plural, namespace):
-        if res is Node:
-            iterator = client.list(res, chunk_size=chunk_size)
-        else:
-            iterator = client.list(res, namespace=scope, chunk_size=chunk_size, labels=labels)
-        async for obj in iterator:
-            out.append(convert(obj))
+    try:
+        async with translate_errors(client, "list", plural, namespace):
+            if res is Node:
+                iterator = client.list(res, chunk_size=chunk_size)
+            else:
+                iterator = client.list(res, namespace=scope, chunk_size=chunk_size, labels=labels)
+            async for obj in iterator:
+                out.append(convert(obj))
+    except ClusterError as exc:
+        cause = exc.__cause__
+        if res is not Pod and isinstance(cause, ApiError) and cause.status.code == 404:
+            # A kind this API server does not serve (batch/v1 CronJob before 1.21): none of it.
+            log.warning("the API server does not serve %s; reading none", plural)
+            return []
+        raise
     return out
 
 

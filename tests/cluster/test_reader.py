@@ -17,7 +17,7 @@ from lightkube.resources.core_v1 import Pod
 from tagwatch.cluster import ClusterSettings, connect, load_config, parse_selector, read_snapshot
 from tagwatch.cluster.reader import read_controller
 from tagwatch.core.workloads import ImageKind, PullPolicy, group_workloads
-from tagwatch.errors import ClusterAccessDenied, ConfigError
+from tagwatch.errors import ClusterAccessDenied, ClusterError, ConfigError
 from tests.support import kube_fixtures as kf
 from tests.support.kube_fixtures import C
 from tests.support.kubeapi import FakeKubeAPI, KubeContext, write_kubeconfig
@@ -238,3 +238,25 @@ async def test_fake_server_watch_streams_added_and_modified_events(
         gone = (await http.get(base, params={"watch": "true", "resourceVersion": rv})).text
         assert json.loads(gone.splitlines()[0])["object"]["code"] == 410
     assert Pod is not None
+
+
+async def test_a_kind_the_server_does_not_serve_reads_as_none_but_pods_must_exist(
+    tmp_path: Path,
+) -> None:
+    with FakeKubeAPI(_objects(), missing=("cronjobs",)) as server:
+        config = write_kubeconfig(tmp_path / "kc", [KubeContext("old", server.url)])
+        client = connect(ClusterSettings(kubeconfig=str(config)))
+        try:
+            snap = await read_snapshot(client)
+        finally:
+            await client.close()
+    assert len(snap.pods) == 6
+    assert not any(c.kind == "CronJob" for c in snap.controllers)
+    with FakeKubeAPI(_objects(), missing=("pods",)) as server:
+        config = write_kubeconfig(tmp_path / "kc2", [KubeContext("odd", server.url)])
+        client = connect(ClusterSettings(kubeconfig=str(config)))
+        try:
+            with pytest.raises(ClusterError, match="answered 404 to list pods"):
+                await read_snapshot(client)
+        finally:
+            await client.close()

@@ -78,6 +78,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("batch", "v1", "cronjobs", "cronjob", "CronJob", True, ("cj",)),
 )
 _BY_KIND = {r.kind: r for r in RESOURCES}
+_NOT_SERVED = "the server could not find the requested resource"
 _BY_PATH = {(r.group_version, r.plural): r for r in RESOURCES}
 
 
@@ -287,6 +288,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         name = rest[1] if len(rest) == 2 else None
         verb = "get" if name else ("watch" if query.get("watch") in ("true", "1") else "list")
+        if resource.plural in self.server.api.missing:
+            self._json(
+                404, _status(404, "NotFound", "the server could not find the requested resource")
+            )
+            return
         if resource.plural in self.server.api.forbidden:
             self._forbid(resource, verb, namespace)
             return
@@ -452,7 +458,8 @@ class FakeKubeAPI:
     """The fake API server: `with FakeKubeAPI(objects) as api: api.url`.
 
     `token`: require `Authorization: Bearer <token>` (401 otherwise). `forbidden`: resource
-    plurals answered with 403 as RBAC would. `requests` records (path, query) of every GET.
+    plurals answered with 403 as RBAC would; `missing`: plurals answered with 404 (kinds an
+    older server does not serve). `requests` records (path, query) of every GET.
     """
 
     def __init__(
@@ -461,12 +468,14 @@ class FakeKubeAPI:
         *,
         token: str | None = None,
         forbidden: Iterable[str] = (),
+        missing: Iterable[str] = (),
         user: str = "system:serviceaccount:tagwatch:tagwatch",
         watch_timeout: float = 2.0,
     ) -> None:
         self.store = _Store()
         self.token = token
         self.forbidden = set(forbidden)
+        self.missing = set(missing)  # resources this server does not serve (404), like old APIs
         self.user = user
         self.watch_timeout = watch_timeout
         self.oldest_rv = 0
