@@ -106,8 +106,15 @@ def _ref(registry: str, repository: str, tag: str) -> ImageRef:
     return ImageRef(registry, repository, tag)
 
 
+def _stored(raw: str) -> Digest:
+    """A digest read back from our own tables: written from a parsed Digest, so not re-validated
+    (parsing thousands of them per query was a third of `builds()`)."""
+    algorithm, _, encoded = raw.partition(":")
+    return Digest(algorithm, encoded)
+
+
 def _digest(raw: str | None) -> Digest | None:
-    return None if raw is None else Digest.parse(raw)
+    return None if raw is None else _stored(raw)
 
 
 def _str(digest: Digest | None) -> str | None:
@@ -480,24 +487,31 @@ class StoreTx:
         found: set[Digest] = set()
         for chunk in _chunks(wanted):
             rows = self._session.execute(select(BuildRow.digest).where(BuildRow.digest.in_(chunk)))
-            found.update(Digest.parse(d) for d in rows.scalars())
+            found.update(_stored(d) for d in rows.scalars())
         return found
 
     def builds(self, digests: Iterable[Digest]) -> dict[Digest, BuildInfo]:
         """The recorded builds of `digests` (unknown ones left out), with platforms for indexes."""
         wanted = sorted({str(d) for d in digests})
-        rows: list[BuildRow] = []
+        rows: list[Any] = []
         platforms: dict[str, dict[str, Digest]] = {}
+        # Plain column rows, not ORM entities: several times faster for thousands of builds.
         for chunk in _chunks(wanted):
             rows += self._session.execute(
-                select(BuildRow).where(BuildRow.digest.in_(chunk))
-            ).scalars()
-            for p in self._session.execute(
-                select(BuildPlatformRow).where(BuildPlatformRow.index_digest.in_(chunk))
-            ).scalars():
-                platforms.setdefault(p.index_digest, {})[p.platform] = Digest.parse(p.child_digest)
+                select(BuildRow.digest, BuildRow.media_type, BuildRow.labels).where(
+                    BuildRow.digest.in_(chunk)
+                )
+            )
+            for index, platform, child in self._session.execute(
+                select(
+                    BuildPlatformRow.index_digest,
+                    BuildPlatformRow.platform,
+                    BuildPlatformRow.child_digest,
+                ).where(BuildPlatformRow.index_digest.in_(chunk))
+            ):
+                platforms.setdefault(index, {})[platform] = _stored(child)
         return {
-            Digest.parse(r.digest): BuildInfo(
+            _stored(r.digest): BuildInfo(
                 media_type=r.media_type,
                 platforms=dict(sorted(platforms.get(r.digest, {}).items())),
                 labels={str(k): str(v) for k, v in r.labels.items()},
@@ -515,7 +529,7 @@ class StoreTx:
                 .where(BuildPlatformRow.child_digest.in_(chunk))
                 .group_by(BuildPlatformRow.child_digest)
             )
-            found.update((Digest.parse(child), Digest.parse(index)) for child, index in rows)
+            found.update((_stored(child), _stored(index)) for child, index in rows)
         return found
 
     # -- outbox -------------------------------------------------------------------------
