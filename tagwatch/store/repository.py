@@ -380,22 +380,50 @@ class StoreTx:
         raise StoreError(f"{observation.ref}: too many concurrent writers recording this tag")
 
     def mark_seen(self, refs: Iterable[ImageRef], at: datetime) -> None:
-        """Advance last_seen of each tag's latest sighting to `at` (never backwards), in bulk."""
+        """Advance last_seen of each tag's latest sighting to `at` (never backwards), in bulk.
+
+        A ref carrying the digest that was seen (`ref.with_digest(d)`) advances its tag only
+        while the latest sighting still has that digest: if another writer recorded a move
+        meanwhile, the new sighting is not credited with what this check saw.
+        """
         at = _aware(at)
-        keys = list(dict.fromkeys(_key(r.untagged()) for r in refs))
+        unpinned: dict[_TagKey, None] = {}
+        pinned: dict[_TagKey, str] = {}
+        for ref in refs:
+            key = _key(ref.untagged())
+            if ref.digest is None:
+                unpinned[key] = None
+            else:
+                pinned[key] = str(ref.digest)
         tag_columns = tuple_(SightingRow.host, SightingRow.repository, SightingRow.tag)
-        for chunk in _chunks(keys):
-            latest = (
-                select(func.max(SightingRow.id))
-                .where(tag_columns.in_(chunk))
-                .group_by(SightingRow.host, SightingRow.repository, SightingRow.tag)
+        with_digest = tuple_(
+            SightingRow.host, SightingRow.repository, SightingRow.tag, SightingRow.digest
+        )
+        for chunk in _chunks(list(unpinned)):
+            self._advance(tag_columns.in_(chunk), None, at)
+        for batch in _chunks(list(pinned.items())):
+            self._advance(
+                tag_columns.in_([key for key, _ in batch]),
+                with_digest.in_([(*key, seen) for key, seen in batch]),
+                at,
             )
-            self._session.execute(
-                update(SightingRow)
-                .where(SightingRow.id.in_(latest), SightingRow.last_seen < at)
-                .values(last_seen=at)
-                .execution_options(synchronize_session=False)
-            )
+
+    def _advance(
+        self, tags: ColumnElement[bool], guard: ColumnElement[bool] | None, at: datetime
+    ) -> None:
+        latest = (
+            select(func.max(SightingRow.id))
+            .where(tags)
+            .group_by(SightingRow.host, SightingRow.repository, SightingRow.tag)
+        )
+        statement = update(SightingRow).where(
+            SightingRow.id.in_(latest), SightingRow.last_seen < at
+        )
+        if guard is not None:
+            statement = statement.where(guard)
+        self._session.execute(
+            statement.values(last_seen=at).execution_options(synchronize_session=False)
+        )
 
     def record_backfill(
         self,

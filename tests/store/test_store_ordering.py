@@ -10,7 +10,7 @@ from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, Change, Observation, Source, TagHistory, classify
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
-from tests.store.helpers import at, digest, observe
+from tests.store.helpers import at, counting, digest, observe
 
 REF = ImageRef.parse("registry.example.com/team/app:stable")
 A, B, C = digest("a"), digest("b"), digest("c")
@@ -97,3 +97,23 @@ def test_writers_racing_with_out_of_order_times_keep_the_history_in_time_order(
     for earlier, later in itertools.pairwise(sightings):
         assert earlier.digest != later.digest
         assert earlier.first_seen <= earlier.last_seen <= later.first_seen
+
+
+def test_mark_seen_with_the_digest_seen_does_not_credit_a_move_recorded_meanwhile(
+    store: Store,
+) -> None:
+    other = REF.with_tag("other")
+    observe(store, REF, A, at(0))
+    observe(store, other, A, at(0))
+    observe(store, REF, B, at(10), source=Source.WEBHOOK)  # recorded while a poll saw A
+    with counting(store.engine) as counter, store.begin() as tx:
+        tx.mark_seen([REF.with_digest(A), other.with_digest(A)], at(20))
+    assert counter.count("UPDATE") == 1
+    assert _digests(store) == [(A, at(0), at(0)), (B, at(10), at(10))]
+    with store.begin() as tx:
+        assert tx.history(other).sightings[-1].last_seen == at(20)
+        tx.mark_seen([REF.with_digest(B)], at(21))
+    assert _digests(store)[-1] == (B, at(10), at(21))
+    with store.begin() as tx:
+        tx.mark_seen([REF], at(22))  # without a digest: the latest sighting, whatever it is
+    assert _digests(store)[-1] == (B, at(10), at(22))
