@@ -131,15 +131,18 @@ async def run_check(
         )
     )
 
-    results: list[CheckResult] = []
     with store.begin() as tx:
         current = {h.current.digest for h in histories.values() if h.current and h.current.digest}
         seen = {o.digest for o in outcomes if isinstance(o, Observation) and o.digest}
         builds: Mapping[Digest, BuildInfo] = tx.builds(current | seen)
         unchanged: list[Observation] = []
-        for ref, outcome in zip(tags, outcomes, strict=True):
+        # Record in a stable order: two transactions appending to the same tags in opposite
+        # orders (two replicas, or a poll and a webhook) would deadlock on PostgreSQL.
+        ordered = sorted(zip(tags, outcomes, strict=True), key=lambda pair: str(pair[0]))
+        by_ref: dict[ImageRef, CheckResult] = {}
+        for ref, outcome in ordered:
             if isinstance(outcome, str):
-                results.append(CheckResult(ref, error=outcome))
+                by_ref[ref] = CheckResult(ref, error=outcome)
                 continue
             history = histories[ref]
             before = history.current.digest if history.current else None
@@ -151,16 +154,23 @@ async def run_check(
             )
             build = outcome.build or (builds.get(outcome.digest) if outcome.digest else None)
             if move.change is Change.UNCHANGED and outcome.digest is None:
-                results.append(CheckResult(ref, error="tag not found in the registry"))
+                by_ref[ref] = CheckResult(ref, error="tag not found in the registry")
                 continue
+            recorded = False
             if move.is_move or outcome.build is not None:
-                tx.record(outcome, move)
+                recorded = tx.record(outcome, move)
             else:
                 unchanged.append(outcome)
-            if move.is_move and on_move is not None:
+            # Only the writer that appended the move alerts on it: a concurrent check that saw
+            # the same re-push (or an older answer) must not alert a second time.
+            if recorded and move.is_move and on_move is not None:
                 on_move(tx, move, build)
-            results.append(CheckResult(ref, move=move, build=build))
+            by_ref[ref] = CheckResult(ref, move=move, build=build)
         if unchanged:
-            # One UPDATE for every unchanged tag; the earliest time keeps last_seen honest.
-            tx.mark_seen([o.ref for o in unchanged], min(o.seen_at for o in unchanged))
-    return results
+            # One UPDATE for every unchanged tag, guarded by the digest seen (a move recorded
+            # meanwhile is not credited with it); the earliest time keeps last_seen honest.
+            tx.mark_seen(
+                [o.ref.with_digest(o.digest) for o in unchanged if o.digest is not None],
+                min(o.seen_at for o in unchanged),
+            )
+    return [by_ref[ref] for ref in tags]

@@ -291,8 +291,11 @@ class StoreTx:
         moves.sort(key=lambda m: (m.detected_at, str(m.ref)))
         return moves
 
-    def record(self, observation: Observation, move: TagMove) -> None:
+    def record(self, observation: Observation, move: TagMove) -> bool:
         """Save the observation's build (once per digest) and append a sighting if it moved.
+
+        Returns True when this call appended the sighting, so the caller alerts on a move
+        exactly when it is the writer that recorded it.
 
         The decision to append is made against the latest stored row, not only `move`: a
         writer whose `move` was classified against a history another writer has since
@@ -328,7 +331,7 @@ class StoreTx:
                 .limit(1)
             ).first()
             if latest is None and digest is None:
-                return  # never seen and absent: nothing to record
+                return False  # never seen and absent: nothing to record
             if latest is not None and latest.digest != _str(digest) and seen_at < latest.last_seen:
                 # Out of date: another writer recorded a later sighting (a webhook while this
                 # poll waited on the registry). Appending it would rewind the tag and raise a
@@ -341,7 +344,7 @@ class StoreTx:
                     latest.digest or "absent",
                     latest.last_seen.isoformat(),
                 )
-                return
+                return False
             if latest is not None and latest.digest == _str(digest):
                 if move.is_move:
                     log.debug("%s: %s already recorded by another writer", observation.ref, digest)
@@ -351,7 +354,7 @@ class StoreTx:
                     .values(last_seen=seen_at)
                     .execution_options(synchronize_session=False)
                 )
-                return
+                return False
             seq = 1 if latest is None else latest.seq + 1
             inserted = self._returned(
                 self._insert(SightingRow)
@@ -376,7 +379,7 @@ class StoreTx:
                 .returning(SightingRow.id)
             )
             if inserted is not None:
-                return
+                return True
         raise StoreError(f"{observation.ref}: too many concurrent writers recording this tag")
 
     def mark_seen(self, refs: Iterable[ImageRef], at: datetime) -> None:

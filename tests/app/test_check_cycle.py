@@ -1,0 +1,66 @@
+"""The check cycle: concurrent, ordered, one alert per move however many checks race."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from tagwatch.app.check import run_check
+from tagwatch.core.moves import BuildInfo, Change, TagMove
+from tagwatch.core.references import ImageRef
+from tagwatch.registry import RegistryClient
+from tagwatch.store import Store, StoreTx
+from tests.support.registry import TestRegistry
+
+
+async def test_results_come_back_in_the_order_asked(
+    registry: TestRegistry, repo_name: str, store: Store
+) -> None:
+    tags = ["zeta", "alpha", "mid"]
+    for tag in tags:
+        registry.push_image(repo_name, tag, content=tag)
+    refs = [ImageRef.parse(f"{registry.host}/{repo_name}:{t}") for t in tags]
+    async with RegistryClient() as client:
+        results = await run_check(refs, registry=client, store=store)
+    assert [r.ref for r in results] == refs
+    assert {r.change for r in results} == {"first_seen"}
+
+
+async def test_two_checks_racing_on_one_repush_alert_once(
+    registry: TestRegistry, repo_name: str, store: Store
+) -> None:
+    ref = ImageRef.parse(f"{registry.host}/{repo_name}:prod")
+    registry.push_image(repo_name, "prod", content="one")
+    alerted: list[TagMove] = []
+
+    def on_move(tx: StoreTx, move: TagMove, build: BuildInfo | None) -> None:
+        alerted.append(move)
+
+    async with RegistryClient() as client:
+        await run_check([ref], registry=client, store=store, on_move=on_move)
+        registry.push_image(repo_name, "prod", content="two")
+        alerted.clear()
+        first, second = await asyncio.gather(
+            run_check([ref], registry=client, store=store, on_move=on_move),
+            run_check([ref], registry=client, store=store, on_move=on_move),
+        )
+    # Both saw the re-push against the same history; only the one that recorded it alerts.
+    assert first[0].change == second[0].change == Change.MOVED.value
+    assert [m.change for m in alerted] == [Change.MOVED]
+    with store.begin() as tx:
+        assert [m.change for m in tx.moves(ref)] == [Change.FIRST_SEEN, Change.MOVED]
+
+
+async def test_unchanged_tags_advance_last_seen_in_one_batch(
+    registry: TestRegistry, repo_name: str, store: Store
+) -> None:
+    ref = ImageRef.parse(f"{registry.host}/{repo_name}:steady")
+    registry.push_image(repo_name, "steady", content="s")
+    times = iter([datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)])
+    async with RegistryClient() as client:
+        await run_check([ref], registry=client, store=store, now=lambda: next(times))
+        await run_check([ref], registry=client, store=store, now=lambda: next(times))
+    with store.begin() as tx:
+        [sighting] = tx.history(ref).sightings
+    assert sighting.first_seen == datetime(2026, 11, 1, tzinfo=UTC)
+    assert sighting.last_seen == datetime(2026, 11, 2, tzinfo=UTC)
