@@ -8,13 +8,12 @@ their ReplicaSet, 10% StatefulSets; a quarter of them with a proxy sidecar on a 
 node per 100 pods listing up to 50 cached images, and is served by the project's fake read-only
 API server (tests/support/kubeapi.py) from a child process on loopback. The history is 5,000
 recorded moves spread over the workloads' tags, recorded in SQLite through Store/classify as
-`tagwatch check` would;
-a fifth of the tags are multi-arch indexes whose pods report a platform child's digest. 5% of
-workloads are skewed (one pod on the previous digest), 10% are uniform on a stale digest with
-imagePullPolicy Always (at risk). Wall time, CPU time and peak RSS come from /usr/bin/time around
-a fresh `python -m tagwatch` process; `kubectl get pods -A -o json | jq` (the manual audit) is
-timed on the same server for comparison; `--phases` splits one scan into open/read/join/JSON.
-Prints Markdown tables for bench/RESULTS.md. Not part of the test suite.
+`tagwatch check` would; a fifth of the tags are multi-arch indexes whose pods report a platform
+child's digest. 5% of workloads are skewed (one pod on the previous digest), 10% are uniform
+on a stale digest with imagePullPolicy Always (at risk). Wall time, CPU time and peak RSS come
+from /usr/bin/time around a fresh `python -m tagwatch` process; `kubectl get pods -A -o json |
+jq` (the manual audit) is timed on the same server for comparison; `--phases` splits one scan
+into open/read/join/JSON. Prints Markdown tables for bench/RESULTS.md. Not part of the test suite.
 """
 
 from __future__ import annotations
