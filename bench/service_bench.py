@@ -15,12 +15,12 @@ Prints JSON; the numbers go in bench/RESULTS.md (service section). Needs docker-
 from __future__ import annotations
 
 import argparse
-import faulthandler
-import signal
 import asyncio
+import faulthandler
 import json
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
