@@ -127,10 +127,12 @@ def build_destinations(settings: Settings) -> dict[str, Destination]:
 
 @dataclass
 class _Ticket:
-    """A webhook check waiting for, or running, its turn."""
+    """A webhook check running for one tag; `again` asks for one more check after it, because a
+    push arrived after the running check may already have asked the registry."""
 
     ref: ImageRef
-    task: asyncio.Task[list[CheckResult]]
+    task: asyncio.Task[list[CheckResult]] | None = None
+    again: bool = False
 
 
 class Service:
@@ -398,31 +400,39 @@ class Service:
         """Check `ref` now (a webhook said it was pushed); None when no watch covers it.
 
         Only the registry's answer is recorded, so a forged webhook costs one check and
-        cannot write history. Requests for a tag already being checked share that check.
+        cannot write history. Webhooks for a tag being checked right now coalesce into one
+        more check after it (the running one may have asked before this push landed).
         """
         if self._stopping or ref.tag is None or not self.covers(ref):
             return None
         key = ref.untagged()
         ticket = self._webhook_checks.get(key)
-        if ticket is not None and not ticket.task.done():
+        if ticket is not None and ticket.task is not None and not ticket.task.done():
+            ticket.again = True
             return ticket.task
-        task = self._spawn(self._webhook_check(key))
-        self._webhook_checks[key] = _Ticket(key, task)
+        ticket = self._webhook_checks[key] = _Ticket(key)
+        task: asyncio.Task[list[CheckResult]] = self._spawn(self._webhook_check(ticket))
+        ticket.task = task
         return task
 
-    async def _webhook_check(self, ref: ImageRef) -> list[CheckResult]:
-        results = await run_check(
-            [ref],
-            registry=self.registry,
-            store=self.store,
-            now=self.now,
-            source=Source.WEBHOOK,
-            on_move=self._on_move,
-        )
-        self._account(ref.registry, results, Source.WEBHOOK)
-        if any(r.move is not None and r.move.is_move for r in results):
-            self._deliver_now.set()
-        return results
+    async def _webhook_check(self, ticket: _Ticket) -> list[CheckResult]:
+        results: list[CheckResult] = []
+        while True:
+            ticket.again = False
+            batch = await run_check(
+                [ticket.ref],
+                registry=self.registry,
+                store=self.store,
+                now=self.now,
+                source=Source.WEBHOOK,
+                on_move=self._on_move,
+            )
+            results += batch
+            self._account(ticket.ref.registry, batch, Source.WEBHOOK)
+            if any(r.move is not None and r.move.is_move for r in batch):
+                self._deliver_now.set()
+            if not ticket.again or self._stopping:
+                return results
 
     # -- delivery ----------------------------------------------------------------------
 

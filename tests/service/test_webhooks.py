@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -229,3 +230,18 @@ def test_payloads_name_the_tag_they_pushed() -> None:
     }
     assert _distribution_refs(harbor) == [ImageRef.parse("harbor.example.com/lib/app:v2")]
     assert _ecr_ref({**ECR, "detail": {**ECR["detail"], "action-type": "DELETE"}}) is None
+
+
+async def test_a_webhook_during_a_running_check_gets_one_more_check_after_it(
+    svc: Running, registry: TestRegistry, repo_name: str
+) -> None:
+    ref = ImageRef.parse(f"{registry.host}/{repo_name}:v1")
+    first = svc.service.trigger(ref)
+    await asyncio.sleep(0)  # the check starts and waits for the registry
+    # Three more pushes announced while the first check runs: it may have asked the registry
+    # before they landed, so exactly one more check follows (not zero, not three).
+    again = [svc.service.trigger(ref) for _ in range(3)]
+    assert first is not None and all(task is first for task in again)
+    results = await first
+    assert len(results) == 2
+    assert svc.service.metrics.checks.labels(registry.host, "webhook")._value.get() == 2
