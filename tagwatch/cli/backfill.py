@@ -34,10 +34,11 @@ _STYLE = {
 async def _backfill(
     refs: list[ImageRef], db: str | None, config: str | None
 ) -> list[BackfillResult]:
+    registries = registry_settings(config)  # a bad config fails before the database is touched
     store = open_store(db)
     try:
         async with (
-            registry_client(registry_settings(config)) as registry,
+            registry_client(registries) as registry,
             vendor_apis(os.environ) as providers,
         ):
             return await run_backfill(refs, providers=providers, registry=registry, store=store)

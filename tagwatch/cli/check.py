@@ -35,6 +35,7 @@ _STYLE = {
 
 
 async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> list[CheckResult]:
+    registries = registry_settings(config)  # a bad config fails before the database is touched
     store = open_store(db)
     try:
         if not refs:
@@ -42,7 +43,7 @@ async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> li
                 refs = [w.ref for w in tx.watches()]
         if not refs:
             return []
-        async with registry_client(registry_settings(config)) as registry:
+        async with registry_client(registries) as registry:
             return await run_check(refs, registry=registry, store=store)
     finally:
         store.close()

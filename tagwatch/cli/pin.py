@@ -107,9 +107,10 @@ def lint(files: FilesArgument, output: OutputOption = Output.table) -> None:
 async def _pin(
     sources: list[SourceFile], db: str | None, config: str | None, update: bool
 ) -> PinReport:
+    registries = registry_settings(config)  # a bad config fails before the database is touched
     store = open_store(db)
     try:
-        async with registry_client(registry_settings(config)) as registry:
+        async with registry_client(registries) as registry:
             return await pin_files(sources, registry=registry, store=store, update=update)
     finally:
         store.close()
@@ -192,11 +193,12 @@ def _field(result: PinResult) -> str:
 async def _drift(
     refs: list[ImageRef], db: str | None, config: str | None, offline: bool
 ) -> list[DriftResult]:
+    registries = registry_settings(config)  # a bad config fails before the database is touched
     store = open_store(db)
     try:
         if offline:
             return await find_drift(refs, store=store, registry=None)
-        async with registry_client(registry_settings(config)) as registry:
+        async with registry_client(registries) as registry:
             return await find_drift(refs, store=store, registry=registry)
     finally:
         store.close()

@@ -108,13 +108,14 @@ async def _with_cluster(
     work: Callable[..., Awaitable[T]],
 ) -> T:
     """Open the store, the cluster client and (unless offline) the registry client around `work`."""
+    registries = registry_settings(config)  # a bad config fails before the database is touched
     client = connect(settings)
     try:
         store = open_store(db)
         try:
             if offline:
                 return await work(client, store, None)
-            async with registry_client(registry_settings(config)) as registry:
+            async with registry_client(registries) as registry:
                 return await work(client, store, registry)
         finally:
             store.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import uvicorn
 
 from tagwatch.app.service import build_service, configure_logging
 from tagwatch.app.settings import Settings
+from tagwatch.errors import ConfigError
 from tagwatch.web.app import create_app
 
 __all__ = ["serve"]
@@ -15,6 +18,9 @@ def serve(settings: Settings, *, holder: str | None = None) -> None:
     """Run until SIGTERM or SIGINT: uvicorn stops accepting requests, then the app's lifespan
     stops the scheduler, lets in-flight checks and deliveries finish and releases the leases."""
     configure_logging(settings)
+    # Bind first: a taken or wrong address is one line and exit 2, before the database is
+    # opened or a poll lease taken (uvicorn would log, start polling, then exit 3).
+    listener = _bind(settings.listen_host, settings.listen_port)
     service = build_service(settings, holder=holder)
     app = create_app(service)
     config = uvicorn.Config(
@@ -27,6 +33,29 @@ def serve(settings: Settings, *, holder: str | None = None) -> None:
         lifespan="on",
     )
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
+        listener.close()
         service.store.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (IPv4 or IPv6), or ConfigError naming the address."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigError(
+            f"listen: cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "set another address with --listen or TAGWATCH_LISTEN"
+        ) from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"listen: cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "set another address with --listen or TAGWATCH_LISTEN"
+        ) from exc
+    return sock

@@ -1,0 +1,83 @@
+"""Bad input as users type it: one line, exit 2, nothing written (found in the QA walkthrough)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tagwatch.cli.main import app
+
+BROKEN_YAML = "registries:\n  - host: [unclosed\n"
+
+COMMANDS = [
+    ["check"],
+    ["check", "127.0.0.1:1/shop/web:prod"],
+    ["pin", "k8s.yaml"],
+    ["drift"],
+    ["drift", "--offline"],
+    ["backfill", "nginx:1.27"],
+    ["skew", "-A", "--offline", "--kubeconfig", "no-such-kubeconfig"],
+    ["verify", "deployment/web", "--offline", "--kubeconfig", "no-such-kubeconfig"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+def test_a_broken_config_file_fails_with_exit_2_before_any_database_is_created(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAGWATCH_DATABASE_URL", raising=False)
+    (tmp_path / "tagwatch.yaml").write_text(BROKEN_YAML)
+    (tmp_path / "k8s.yaml").write_text("image: nginx:1.27\n")
+    result = CliRunner().invoke(app, [*args, "--config", "tagwatch.yaml"], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "tagwatch.yaml: line 3" in result.output
+    assert not (tmp_path / "tagwatch.db").exists()
+
+
+def test_a_missing_config_file_is_an_error_even_when_nothing_is_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAGWATCH_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(app, ["check", "--config", "nope.yaml"], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "nope.yaml: cannot read the configuration" in result.output
+    assert not (tmp_path / "tagwatch.db").exists()
+
+
+def test_run_on_a_taken_port_says_so_in_one_line_and_exits_2_before_opening_the_database(
+    tmp_path: Path,
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    env = {
+        **os.environ,
+        "TAGWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'tw.db'}",
+        "TAGWATCH_LISTEN": f"127.0.0.1:{port}",
+    }
+    env.pop("TAGWATCH_CONFIG", None)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tagwatch", "run"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        taken.close()
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: listen: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "set another address with --listen or TAGWATCH_LISTEN"
+    ]
+    assert not (tmp_path / "tw.db").exists()
