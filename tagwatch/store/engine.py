@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from tagwatch.errors import StoreError
+from tagwatch.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:  # alembic is imported only to migrate: it costs every CLI start ~0.1-0.3 s
     from alembic.config import Config
@@ -74,13 +74,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`: SQLite gets WAL, busy_timeout, foreign_keys and BEGIN IMMEDIATE."""
     try:
         parsed = make_url(url)
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ConfigError(
+                f"cannot use database URL {safe_url(url)}: tagwatch stores its history in "
+                "SQLite (sqlite:///PATH) or PostgreSQL (postgresql://USER@HOST/DB)"
+            )
         if parsed.get_backend_name() == "postgresql":
             kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 10)
             # A long-running service outlives server restarts: test connections on checkout.
             kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(parsed, **kwargs)
-    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-        raise StoreError(f"cannot use database URL {safe_url(url)}: {_first_line(exc)}") from exc
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:  # a bad URL: configuration
+        raise ConfigError(f"cannot use database URL {safe_url(url)}: {_first_line(exc)}") from exc
     if engine.dialect.name == "sqlite":
         _sqlite_pragmas(engine)
     return engine

@@ -81,3 +81,15 @@ def test_run_on_a_taken_port_says_so_in_one_line_and_exits_2_before_opening_the_
         "set another address with --listen or TAGWATCH_LISTEN"
     ]
     assert not (tmp_path / "tw.db").exists()
+
+
+@pytest.mark.parametrize("url", ["mysql://db/tagwatch", "postgresql+nosuchdriver://db/tagwatch"])
+def test_a_database_url_tagwatch_cannot_use_is_a_configuration_error_exit_2(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["history", "--db", url], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: cannot use database URL ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
