@@ -70,6 +70,8 @@ def check(
     results = asyncio.run(_check(parsed, db, config))
     if not results:
         err_console.print("nothing to check: add tags with `tagwatch watch add REF` or name them")
+        if output is Output.json:
+            print_json([])  # scripts piping into jq get an empty array, not empty input
         return
     if output is Output.json:
         print_json([r.to_json() for r in results])

@@ -236,6 +236,8 @@ def drift(
     results = asyncio.run(_drift(parse_refs(refs or []), db, config, offline))
     if not results:
         err_console.print("nothing to review: add tags with `tagwatch watch add REF` or name them")
+        if output is Output.json:
+            print_json([])  # scripts piping into jq get an empty array, not empty input
         return
     if output is Output.json:
         print_json([r.to_json() for r in results])

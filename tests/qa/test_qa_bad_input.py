@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -93,3 +94,14 @@ def test_a_database_url_tagwatch_cannot_use_is_a_configuration_error_exit_2(
     assert result.output.startswith("error: cannot use database URL ")
     assert len(result.output.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["check", "drift"])
+def test_json_output_with_nothing_watched_is_an_empty_array(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAGWATCH_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(app, [command, "-o", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
