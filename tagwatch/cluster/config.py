@@ -42,8 +42,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"kubeconfig {path} does not exist: pass --kubeconfig or set KUBECONFIG"
         ) from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"kubeconfig {path} is not readable YAML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"kubeconfig {path} cannot be read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:  # one line: where and what, not PyYAML's multi-line report
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        reason = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"kubeconfig {path} is not readable YAML: {where}{reason}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

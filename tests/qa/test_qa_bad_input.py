@@ -105,3 +105,19 @@ def test_json_output_with_nothing_watched_is_an_empty_array(
     result = CliRunner().invoke(app, [command, "-o", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == []
+
+
+def test_a_kubeconfig_that_is_not_yaml_is_one_line_naming_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAGWATCH_DATABASE_URL", raising=False)
+    (tmp_path / "kubeconfig").write_text("clusters: [broken\n")
+    result = CliRunner().invoke(
+        app, ["skew", "-A", "--offline", "--kubeconfig", "kubeconfig"], catch_exceptions=False
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        "error: kubeconfig kubeconfig is not readable YAML: line 2: "
+        "expected ',' or ']', but got '<stream end>'"
+    ]
