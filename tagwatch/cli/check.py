@@ -89,8 +89,8 @@ def check(
                 (row["revision"] or "-")[:12],
             )
         console.print(table)
-        for r in results:
-            if r.error:
-                err_console.print(f"error: {r.ref}: {r.error}", markup=False)
+    for r in results:  # with -o json too: the JSON has the error, stderr says it for humans
+        if r.error:
+            err_console.print(f"error: {r.ref}: {r.error}", markup=False)
     if any(r.error for r in results):
         raise typer.Exit(1)

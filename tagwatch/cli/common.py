@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -28,6 +29,13 @@ __all__ = [
     "parse_when",
     "print_json",
 ]
+
+# The check cycle logs each tag that failed, for the service's log. Every command prints those
+# failures itself, so a CLI user (no logging configured: Python's last-resort handler) saw each
+# one two or three times. A NullHandler stops the last resort; records still propagate to any
+# handler that is configured (tagwatch run's, pytest's).
+for _name in ("tagwatch.app.check", "tagwatch.app.skew"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 # Piped output keeps whole references and digests instead of folding them to 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 250
