@@ -121,3 +121,14 @@ def test_a_kubeconfig_that_is_not_yaml_is_one_line_naming_file_and_line(
         "error: kubeconfig kubeconfig is not readable YAML: line 2: "
         "expected ',' or ']', but got '<stream end>'"
     ]
+
+
+def test_watch_list_refuses_csv_instead_of_printing_a_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TAGWATCH_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(app, ["watch", "list", "-o", "csv"], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == "error: watch list prints table or json"
+    assert not (tmp_path / "tagwatch.db").exists()
