@@ -406,6 +406,15 @@ def _check_references(settings: Settings) -> list[str]:
     for index, name in enumerate(names):
         if name in names[:index]:
             problems.append(f"clusters[{index}].name: {name!r} is used twice")
+    from tagwatch.cluster.config import ClusterSettings, load_config
+
+    for index, cluster in enumerate(settings.clusters):
+        if cluster.kubeconfig is None and cluster.context is None:
+            continue  # in-cluster or the default kubeconfig: known only where it runs
+        try:  # reads the file only: no request, no exec plugin
+            load_config(ClusterSettings(kubeconfig=cluster.kubeconfig, context=cluster.context))
+        except ConfigError as exc:
+            problems.append(f"clusters[{index}] ({cluster.name}): {exc}")
     return problems
 
 
