@@ -22,7 +22,6 @@ from tagwatch.cli.common import (
     print_json,
 )
 from tagwatch.core.references import ImageRef
-from tagwatch.errors import UsageError
 
 _STYLE = {
     "backfilled": "green",
@@ -63,8 +62,6 @@ def backfill(
 
     Example: tagwatch backfill nginx:1.27 ghcr.io/org/app:prod -o json
     """
-    if output is Output.csv:
-        raise UsageError("backfill prints table or json")
     results = asyncio.run(_backfill(parse_refs(refs), db, config))
     if output is Output.json:
         print_json([r.to_json() for r in results])

@@ -21,7 +21,6 @@ from tagwatch.cli.common import (
     print_json,
 )
 from tagwatch.core.references import ImageRef
-from tagwatch.errors import UsageError
 
 _STYLE = {
     "moved": "bold yellow",
@@ -64,8 +63,6 @@ def check(
 
     Example: tagwatch check nginx:1.27 ghcr.io/org/app:prod -o json
     """
-    if output is Output.csv:
-        raise UsageError("check prints table or json")
     parsed = parse_refs(refs or [])
     results = asyncio.run(_check(parsed, db, config))
     if not results:

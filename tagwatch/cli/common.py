@@ -22,6 +22,7 @@ __all__ = [
     "ConfigOption",
     "DbOption",
     "Output",
+    "TabularOutput",
     "console",
     "err_console",
     "handle_errors",
@@ -64,6 +65,13 @@ ConfigOption = Annotated[
 
 
 class Output(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class TabularOutput(StrEnum):
+    """For listings that also make sense as CSV (the audit trail)."""
+
     table = "table"
     json = "json"
     csv = "csv"

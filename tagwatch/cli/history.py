@@ -13,7 +13,14 @@ from rich.table import Table
 
 from tagwatch.app.check import utcnow
 from tagwatch.app.context import open_store
-from tagwatch.cli.common import DbOption, Output, console, handle_errors, parse_when, print_json
+from tagwatch.cli.common import (
+    DbOption,
+    TabularOutput,
+    console,
+    handle_errors,
+    parse_when,
+    print_json,
+)
 from tagwatch.core.moves import TagMove
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import UsageError
@@ -47,8 +54,8 @@ def history(
         str | None, typer.Option(help="What did REF point to at this time? ISO 8601 or a span ago.")
     ] = None,
     output: Annotated[
-        Output, typer.Option("--output", "-o", help="table, json or csv.")
-    ] = Output.table,
+        TabularOutput, typer.Option("--output", "-o", help="table, json or csv.")
+    ] = TabularOutput.table,
     db: DbOption = None,
 ) -> None:
     """Show the audit trail of tag moves, oldest first.
@@ -69,9 +76,9 @@ def history(
             return
         moves = tx.moves(parsed, since=since_t)
     rows = [move_json(m) for m in moves]
-    if output is Output.json:
+    if output is TabularOutput.json:
         print_json(rows)
-    elif output is Output.csv:
+    elif output is TabularOutput.csv:
         fields = [
             "ref",
             "change",
@@ -98,7 +105,7 @@ def history(
         console.print(table)
 
 
-def _print_at(ref: ImageRef, at: datetime, tag_history: Any, output: Output) -> None:
+def _print_at(ref: ImageRef, at: datetime, tag_history: Any, output: TabularOutput) -> None:
     candidates = tag_history.at(at)
     digests = [str(s.digest) if s.digest else None for s in candidates]
     answer = {
@@ -108,7 +115,7 @@ def _print_at(ref: ImageRef, at: datetime, tag_history: Any, output: Output) -> 
         "certain": len(digests) == 1,
         "candidates": digests,
     }
-    if output is Output.json:
+    if output is TabularOutput.json:
         print_json(answer)
         return
     if not candidates:

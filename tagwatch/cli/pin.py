@@ -33,7 +33,6 @@ from tagwatch.cli.common import (
 )
 from tagwatch.core.pinning import RefKind, UseState, consequence
 from tagwatch.core.references import ImageRef
-from tagwatch.errors import UsageError
 
 __all__ = ["drift", "lint", "pin"]
 
@@ -60,11 +59,6 @@ _ACTION_STYLE = {
 _DRIFT_STYLE = {"behind": "bold red", "current": "green", "unknown": "dim", "error": "bold red"}
 
 
-def _no_csv(output: Output, command: str) -> None:
-    if output is Output.csv:
-        raise UsageError(f"{command} prints table or json")
-
-
 @handle_errors
 def lint(files: FilesArgument, output: OutputOption = Output.table) -> None:
     """Find every image reference in Kubernetes YAML and Dockerfiles, and flag unpinned tags.
@@ -80,7 +74,6 @@ def lint(files: FilesArgument, output: OutputOption = Output.table) -> None:
 
     Example: tagwatch lint k8s/deployment.yaml Dockerfile -o json
     """
-    _no_csv(output, "lint")
     sources = load_files(files)
     uses = [u for f in sources for u in f.uses]
     unpinned = [u for u in uses if u.state is UseState.UNPINNED]
@@ -150,7 +143,6 @@ def pin(
 
     Example: tagwatch pin k8s/ Dockerfile --write
     """
-    _no_csv(output, "pin")
     sources = load_files(files)
     report = asyncio.run(_pin(sources, db, config, update))
     if write and not report.failed:
@@ -232,7 +224,6 @@ def drift(
 
     Example: tagwatch drift ghcr.io/org/app:prod -o json
     """
-    _no_csv(output, "drift")
     results = asyncio.run(_drift(parse_refs(refs or []), db, config, offline))
     if not results:
         err_console.print("nothing to review: add tags with `tagwatch watch add REF` or name them")

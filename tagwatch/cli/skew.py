@@ -232,8 +232,6 @@ def skew(
 
     Example: tagwatch skew -A --context prod -o json
     """
-    if output is Output.csv:
-        raise UsageError("skew prints table or json")
     if namespace and all_namespaces:
         raise UsageError("use either --namespace or --all-namespaces, not both")
     settings = ClusterSettings(kubeconfig=kubeconfig, context=context)
@@ -310,8 +308,6 @@ def verify(
 
     Example: tagwatch verify deployment/web -n shop --timeout 5m
     """
-    if output is Output.csv:
-        raise UsageError("verify prints table or json")
     kind, name = parse_target(target)
     wait_for = parse_duration(timeout)
     every = parse_duration(interval)

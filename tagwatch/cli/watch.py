@@ -75,8 +75,6 @@ def list_(
 
     Example: tagwatch watch list -o json
     """
-    if output is Output.csv:  # not silently a table: a script asked for CSV
-        raise UsageError("watch list prints table or json")
     with closing(open_store(db)) as store, store.begin() as tx:
         watches = tx.watches()
     if output is Output.json:
