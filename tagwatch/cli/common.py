@@ -5,16 +5,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
+from tagwatch.core import times
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import TagwatchError, UsageError
 
@@ -103,25 +103,12 @@ def parse_refs(raw: Sequence[str]) -> list[ImageRef]:
     return [ImageRef.parse(r) for r in raw]
 
 
-_RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
 def parse_when(raw: str, *, now: datetime) -> datetime:
     """An ISO 8601 time (UTC when no zone is given) or a span ago: `90m`, `2h`, `7d`."""
-    text = raw.strip()
-    relative = _RELATIVE.fullmatch(text)
-    if relative:
-        amount, unit = relative.groups()
-        return now - timedelta(**{_UNITS[unit]: int(amount)})
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"cannot read time {raw!r}: use ISO 8601 (2026-11-29T10:00:00Z) "
-            "or a span ago (90m, 2h, 7d)"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return times.parse_when(raw, now=now)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def print_json(data: Any) -> None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from tagwatch.core.moves import Sighting, TagMove
 from tagwatch.core.references import ImageRef
+from tagwatch.core.times import WHEN_PATTERN, parse_when
 from tagwatch.errors import InvalidReference, StoreError
 from tagwatch.store import Store
 
@@ -124,15 +125,24 @@ def tag_history(ref: str, request: Request) -> HistoryOut:
 def list_moves(
     request: Request,
     since: Annotated[
-        datetime | None, Query(description="Only moves detected at or after this time (ISO 8601)")
+        str | None,
+        Query(
+            description="Only moves detected at or after this time: ISO 8601 "
+            "(2026-11-29T10:00:00Z) or a span ago (90m, 2h, 7d), as `tagwatch history --since`",
+            pattern=WHEN_PATTERN,
+        ),
     ] = None,
 ) -> list[MoveOut]:
     """Moves of every tag, oldest first."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+    try:
+        since_t = parse_when(since, now=datetime.now(UTC)) if since is not None else None
+    except ValueError as exc:
+        # The shape FastAPI documents for 422 (HTTPValidationError), so clients parse one form.
+        detail = [{"loc": ["query", "since"], "msg": str(exc), "type": "value_error"}]
+        raise HTTPException(status_code=422, detail=detail) from None
     try:
         with _store(request).begin() as tx:
-            moves = tx.moves(since=since)
+            moves = tx.moves(since=since_t)
     except StoreError as exc:
         raise _unavailable(exc) from exc
     return [_move(m) for m in moves]

@@ -44,6 +44,12 @@ async def test_history_moves_and_tags_come_from_the_store(
         assert mine[-1]["from_digest"] == str(first) and mine[-1]["to_digest"] == str(second)
         later = await svc.client.get("/api/v1/moves", params={"since": "2999-01-01T00:00:00Z"})
         assert later.json() == []
+        # the same spans as `tagwatch history --since`
+        recent = (await svc.client.get("/api/v1/moves", params={"since": "1h"})).json()
+        assert [m["to_digest"] for m in recent if m["ref"] == ref][-1] == str(second)
+        unreadable = await svc.client.get("/api/v1/moves", params={"since": "yesterday"})
+        assert unreadable.status_code == 422
+        assert unreadable.json()["detail"][0]["loc"] == ["query", "since"]
         unknown = await svc.client.get(f"/api/v1/tags/{registry.host}/never/seen:v1/history")
         assert unknown.status_code == 404
         bad = await svc.client.get("/api/v1/tags/Not A Ref/history")

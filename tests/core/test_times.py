@@ -1,0 +1,43 @@
+"""parse_when reads the times people type; WHEN_PATTERN admits exactly what it reads."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tagwatch.core.times import WHEN_PATTERN, parse_when
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def test_spans_count_back_from_now() -> None:
+    assert parse_when("90m", now=NOW) == NOW - timedelta(minutes=90)
+    assert parse_when("7d", now=NOW) == NOW - timedelta(days=7)
+
+
+def test_iso_without_a_zone_is_utc() -> None:
+    assert parse_when("2026-11-20T09:30:00", now=NOW) == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("raw", ["yesterday", "2026-13-01", "99999999w", ""])
+def test_unreadable_times_are_value_errors_naming_both_forms_or_the_limit(raw: str) -> None:
+    with pytest.raises(ValueError):
+        parse_when(raw, now=NOW)
+
+
+@given(st.from_regex(WHEN_PATTERN, fullmatch=True))
+def test_everything_the_api_pattern_admits_is_readable(raw: str) -> None:
+    parse_when(raw, now=NOW)
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 1, 1)))
+def test_iso_times_outside_february_29_match_the_pattern(when: datetime) -> None:
+    if (when.month, when.day) == (2, 29):
+        return
+    raw = when.replace(microsecond=0).isoformat() + "Z"
+    assert re.match(WHEN_PATTERN, raw)
+    assert parse_when(raw, now=NOW) == when.replace(microsecond=0, tzinfo=UTC)
