@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# Longer than any backoff (capped at 1 h) or in-flight mark: what waits longer is parked.
+PARKED_BEYOND = timedelta(minutes=90)
 
 POLL_LEASE = "poll"
 _RETRY_AFTER = re.compile(r"retry after (\d+(?:\.\d+)?) s")
@@ -192,6 +194,8 @@ class Service:
     async def start(self) -> None:
         """Take leases, expand watches and start the scheduler (call inside the event loop)."""
         await self.renew_leases()
+        if self.destinations:
+            self._wake_parked_alerts()
         await self.expand()
         self.scheduler.start()
         await self.tick()
@@ -199,6 +203,14 @@ class Service:
             self._spawn(self._delivery_kicker())
         self.started = True
         log.info("tagwatch service %s started (leader=%s)", self.holder, self.leader)
+
+    def _wake_parked_alerts(self) -> None:
+        """Alerts parked after a permanent Slack failure get one try now: a restart usually
+        follows fixing the token or channel that refused them."""
+        with self.store.begin() as tx:
+            woken = tx.retry_parked(now=self.now(), parked_beyond=PARKED_BEYOND)
+        if woken:
+            log.info("retrying %d alert(s) parked after a permanent delivery failure", woken)
 
     async def stop(self, grace: float = 20.0) -> None:
         """Stop scheduling, let in-flight checks and deliveries finish, release the leases."""

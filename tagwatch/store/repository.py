@@ -669,6 +669,27 @@ class StoreTx:
             .execution_options(synchronize_session=False)
         )
 
+    def retry_parked(self, *, now: datetime, parked_beyond: timedelta) -> int:
+        """Make undelivered items waiting more than `parked_beyond` past `now` due now.
+
+        A service calls it when it starts: a restart usually follows fixing a Slack token or
+        channel, and alerts parked for hours after a permanent failure must not wait once the
+        cause is gone. Items on a short backoff, or marked while another replica delivers
+        them, wait less than `parked_beyond` and are left alone. Returns how many were woken.
+        """
+        now = _aware(now)
+        result = self._session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.delivered_at.is_(None),
+                OutboxRow.next_attempt_at > now + parked_beyond,
+                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+            )
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def outbox_depth(self) -> int:
         """How many items are not delivered yet."""
         count = self._session.execute(
