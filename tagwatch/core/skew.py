@@ -566,8 +566,8 @@ def _finding(
 
     remediation: list[str] = []
     stale = any(p.state is PodState.STALE for p in pods)
-    if (skewed or stale or at_risk) and ref is not None and canon_now is not None:
-        pin = f"{ref.name}@{now_digest}"
+    if (skewed or stale or at_risk) and ref is not None and now_digest is not None:
+        pin = str(ref.untagged().with_digest(now_digest))  # repo:tag@sha256:…, as `tagwatch pin`
         if policy is PullPolicy.ALWAYS:
             remediation.append(_restart_command(workload.key))
         else:
@@ -791,7 +791,7 @@ def _container_verdict(
                 f"no recorded digest for {ref.familiar}: run `tagwatch check {ref.familiar}`",
             )
     want = str(ctx.canon(expected))
-    pin = f"pin the digest: image: {ref.name}@{expected}"
+    pin = f"pin the digest: image: {ref.untagged().with_digest(expected)}"
     restart = _restart_command(key)
     if unknown:
         return ContainerVerdict(

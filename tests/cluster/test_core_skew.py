@@ -185,7 +185,7 @@ def test_pod_started_before_the_move_runs_the_old_bytes_and_is_stale_with_that_m
     assert "started before the move" in stale.explanation
     assert A.short in stale.explanation and B.short in stale.explanation
     assert any("silent skew" in r for r in f.reasons)
-    assert f"pin the digest: image: {REPO}@{B}" in f.remediation
+    assert f"pin the digest: image: {IMAGE}@{B}" in f.remediation
     assert any(
         fix.startswith("kubectl rollout restart deployment/web -n shop") for fix in f.remediation
     )
@@ -663,7 +663,7 @@ def test_verify_fails_on_a_uniform_workload_left_on_the_old_bytes_and_names_both
     assert c.problem is not None and str(A) in c.problem and str(B) in c.problem
     assert c.fix == (
         "kubectl rollout restart deployment/web -n shop with imagePullPolicy Always",
-        f"pin the digest: image: {REPO}@{B}",
+        f"pin the digest: image: {IMAGE}@{B}",
     )
 
 

@@ -100,7 +100,7 @@ def test_verify_fails_when_the_tag_moved_after_the_pods_pulled_and_names_the_fix
     assert web["expected"] == str(v2)
     assert str(v1) in web["problem"] and str(v2) in web["problem"]
     assert any("kubectl rollout restart deployment/web -n shop" in f for f in web["fix"])
-    assert any(f"image: {name}@{v2}" in f for f in web["fix"])
+    assert any(f"image: {ref}@{v2}" in f for f in web["fix"])
     table = cli(
         "verify",
         "deployment/web",
