@@ -56,3 +56,18 @@ def test_every_option_has_help(name: str) -> None:
 def test_public_names_are_importable() -> None:
     for name in tagwatch.__all__:
         assert getattr(tagwatch, name) is not None
+
+
+def test_the_readme_configuration_example_is_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tagwatch.app.settings import load_settings
+
+    section = README.split("## Configuration", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "tagwatch.yaml"
+    path.write_text(example)
+    monkeypatch.setenv("GHCR_TOKEN", "token")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-token")
+    settings = load_settings(path)
+    assert "ghcr.io" in settings.registry_settings()
