@@ -25,14 +25,18 @@ def main() -> None:
             ref = f"{registry.host}/demo/app:prod"
             print(f"a registry is listening on {registry.url}; pushing {ref} (build 1)")
             registry.push_image(
-                "demo/app", "prod", content="build 1",
+                "demo/app",
+                "prod",
+                content="build 1",
                 labels={"org.opencontainers.image.revision": "1111111aaaa"},
             )
             tagwatch("watch", "add", ref, "--label", "team=demo")
             tagwatch("check")
             print("\nCI re-pushes the same tag with new bytes (build 2)")
             registry.push_image(
-                "demo/app", "prod", content="build 2",
+                "demo/app",
+                "prod",
+                content="build 2",
                 labels={"org.opencontainers.image.revision": "2222222bbbb"},
             )
             tagwatch("check", "-o", "json")
