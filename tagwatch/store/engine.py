@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
+import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +94,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def _set_wal(cursor: Any) -> None:
+    # Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is
+    # locked" at once (no busy handler) when replicas open an empty file together.
+    for attempt in range(50):
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.05 + random.random() * 0.05)
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN until the first write, so a reader
     # that later writes can hit SQLITE_BUSY_SNAPSHOT instead of waiting. We switch it off
@@ -102,7 +118,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _set_wal(cursor)
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
