@@ -356,29 +356,8 @@ class StoreTx:
                 )
                 return False
             seq = 1 if latest is None else latest.seq + 1
-            inserted = self._returned(
-                self._insert(SightingRow)
-                .values(
-                    host=registry,
-                    repository=repository,
-                    tag=tag,
-                    seq=seq,
-                    digest=_str(digest),
-                    first_seen=seen_at,
-                    last_seen=seen_at,
-                    source=observation.source.value,
-                )
-                .on_conflict_do_nothing(
-                    index_elements=[
-                        SightingRow.host,
-                        SightingRow.repository,
-                        SightingRow.tag,
-                        SightingRow.seq,
-                    ]
-                )
-                .returning(SightingRow.id)
-            )
-            if inserted is not None:
+            key = (registry, repository, tag)
+            if self._append(key, seq, digest, seen_at, seen_at, observation.source):
                 return True
         raise StoreError(f"{observation.ref}: too many concurrent writers recording this tag")
 
@@ -461,17 +440,32 @@ class StoreTx:
             return False
         if build is not None:
             self._save_build(digest, build, last_seen)
+        return self._append(
+            (registry, repository, tag), 1, digest, first_seen, last_seen, Source.BACKFILL
+        )
+
+    def _append(
+        self,
+        key: tuple[str, str, str],
+        seq: int,
+        digest: Digest | None,
+        first_seen: datetime,
+        last_seen: datetime,
+        source: Source,
+    ) -> bool:
+        """Insert sighting number `seq` of a tag; False when another writer already has it."""
+        registry, repository, tag = key
         inserted = self._returned(
             self._insert(SightingRow)
             .values(
                 host=registry,
                 repository=repository,
                 tag=tag,
-                seq=1,
-                digest=str(digest),
+                seq=seq,
+                digest=_str(digest),
                 first_seen=first_seen,
                 last_seen=last_seen,
-                source=Source.BACKFILL.value,
+                source=source.value,
             )
             .on_conflict_do_nothing(
                 index_elements=[
