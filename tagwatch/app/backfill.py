@@ -16,6 +16,7 @@ import httpx
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import Observation, Source
 from tagwatch.core.references import DOCKER_HUB, ImageRef
+from tagwatch.core.times import iso_utc
 from tagwatch.errors import TagwatchError
 from tagwatch.registry.client import USER_AGENT
 from tagwatch.registry.providers.ecr import is_ecr_host
@@ -76,7 +77,7 @@ class BackfillResult:
             "ref": str(self.ref),
             "status": self.status.value,
             "digest": _str(self.digest),
-            "since": _iso(self.since),
+            "since": iso_utc(self.since),
             "certain": self.certain,
             "registry_digest": _str(self.registry_digest),
             "message": self.message,
@@ -85,10 +86,6 @@ class BackfillResult:
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
 
 
 def utcnow() -> datetime:
@@ -264,7 +261,7 @@ def _already(ref: ImageRef, since: datetime) -> BackfillResult:
     return BackfillResult(
         ref,
         BackfillStatus.ALREADY_RECORDED,
-        f"already recorded since {_iso(since)} (unchanged)",
+        f"already recorded since {iso_utc(since)} (unchanged)",
         since=since,
     )
 
@@ -274,7 +271,8 @@ def _backfilled(ref: ImageRef, record: TagRecord, since: datetime) -> BackfillRe
     return BackfillResult(
         ref,
         BackfillStatus.BACKFILLED,
-        f"recorded {record.digest.short} since {_iso(since)} ({how}; checked against the registry)",
+        f"recorded {record.digest.short} since {iso_utc(since)} "
+        f"({how}; checked against the registry)",
         digest=record.digest,
         since=since,
         certain=record.certain,

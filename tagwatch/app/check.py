@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, Change, Observation, Source, TagMove, classify
 from tagwatch.core.references import ImageRef
+from tagwatch.core.times import iso_utc
 from tagwatch.errors import TagwatchError
 
 if TYPE_CHECKING:
@@ -58,18 +59,14 @@ class CheckResult:
             "platforms": {p: str(d) for p, d in build.platforms.items()} if build else {},
             "revision": build.revision if build else None,
             "source": build.source if build else None,
-            "window_start": _iso(self.move.window_start if self.move else None),
-            "detected_at": _iso(self.move.detected_at if self.move else None),
+            "window_start": iso_utc(self.move.window_start if self.move else None),
+            "detected_at": iso_utc(self.move.detected_at if self.move else None),
             "error": self.error,
         }
 
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
 
 
 async def _observe(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tagwatch.app.check import run_check, utcnow
@@ -12,6 +12,7 @@ from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo
 from tagwatch.core.pinning import BaseDrift, DriftState, base_drift
 from tagwatch.core.references import ImageRef
+from tagwatch.core.times import iso_utc
 from tagwatch.errors import TagwatchError
 
 if TYPE_CHECKING:
@@ -48,8 +49,8 @@ class DriftResult:
             "base_now": _str(d.base_now if d else None),
             "moves_behind": d.moves_behind if d and d.state is DriftState.BEHIND else 0,
             "moves_behind_exact": d.exact if d else True,
-            "base_moved_at": _iso(d.moved_at if d else None),
-            "base_window_start": _iso(d.window_start if d else None),
+            "base_moved_at": iso_utc(d.moved_at if d else None),
+            "base_window_start": iso_utc(d.window_start if d else None),
             "reason": (d.reason or None) if d else None,
             "error": self.error,
         }
@@ -57,10 +58,6 @@ class DriftResult:
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
 
 
 def _base_of(build: BuildInfo | None) -> ImageRef | None:

@@ -6,7 +6,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from tagwatch.core.pinning import (
     same_build,
 )
 from tagwatch.core.references import ImageRef
+from tagwatch.core.times import iso_utc
 from tagwatch.errors import TagwatchError, UsageError
 
 if TYPE_CHECKING:
@@ -154,13 +155,9 @@ class PinResult:
             "digest": str(self.digest) if self.digest else None,
             "pinned_digest": str(use.ref.digest) if use.ref and use.ref.digest else None,
             "replacement": self.replacement,
-            "moved_at": _iso(self.moved_at),
+            "moved_at": iso_utc(self.moved_at),
             "message": self.message,
         }
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
 
 
 @dataclass(slots=True)

@@ -21,13 +21,10 @@ from tagwatch.cli.common import (
     parse_when,
     print_json,
 )
-from tagwatch.core.moves import TagMove
+from tagwatch.core.moves import TagHistory, TagMove
 from tagwatch.core.references import ImageRef
+from tagwatch.core.times import iso_utc
 from tagwatch.errors import UsageError
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
 
 
 def move_json(move: TagMove) -> dict[str, Any]:
@@ -36,8 +33,8 @@ def move_json(move: TagMove) -> dict[str, Any]:
         "change": move.change.value,
         "from_digest": str(move.from_digest) if move.from_digest else None,
         "to_digest": str(move.to_digest) if move.to_digest else None,
-        "detected_at": _iso(move.detected_at),
-        "window_start": _iso(move.window_start),
+        "detected_at": iso_utc(move.detected_at),
+        "window_start": iso_utc(move.window_start),
         "source": move.source.value,
     }
 
@@ -105,12 +102,12 @@ def history(
         console.print(table)
 
 
-def _print_at(ref: ImageRef, at: datetime, tag_history: Any, output: TabularOutput) -> None:
+def _print_at(ref: ImageRef, at: datetime, tag_history: TagHistory, output: TabularOutput) -> None:
     candidates = tag_history.at(at)
     digests = [str(s.digest) if s.digest else None for s in candidates]
     answer = {
         "ref": str(ref),
-        "at": _iso(at),
+        "at": iso_utc(at),
         "digest": digests[0] if len(digests) == 1 else None,
         "certain": len(digests) == 1,
         "candidates": digests,
@@ -127,7 +124,7 @@ def _print_at(ref: ImageRef, at: datetime, tag_history: Any, output: TabularOutp
     else:
         console.print(
             f"{ref} moved around {answer['at']}: from {digests[0]} to {digests[1]} "
-            f"(between {_iso(candidates[0].last_seen)} and {_iso(candidates[1].first_seen)})",
+            f"(between {iso_utc(candidates[0].last_seen)} and {iso_utc(candidates[1].first_seen)})",
             markup=False,
         )
     if not candidates:

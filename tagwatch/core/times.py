@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["WHEN_PATTERN", "parse_when"]
+__all__ = ["WHEN_PATTERN", "iso_utc", "parse_when"]
 
 _DAY = (
     r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
@@ -42,3 +42,8 @@ def parse_when(raw: str, *, now: datetime) -> datetime:
             "or a span ago (90m, 2h, 7d)"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def iso_utc(when: datetime | None) -> str | None:
+    """`2026-11-29T10:00:00Z`: how every JSON output and API answer writes a time."""
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None

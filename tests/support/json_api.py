@@ -7,6 +7,7 @@ path and Authorization header.
 
 from __future__ import annotations
 
+import abc
 import json
 import threading
 from collections import deque
@@ -27,7 +28,7 @@ class Seen:
     authorization: str | None
 
 
-class JSONAPIServer:
+class JSONAPIServer(abc.ABC):
     """Start on construction; `.url` is `http://127.0.0.1:PORT`; `close()` stops it."""
 
     def __init__(self) -> None:
@@ -63,8 +64,9 @@ class JSONAPIServer:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
+    @abc.abstractmethod
     def answer(self, path: str, query: dict[str, str], authorization: str | None) -> Answer:
-        raise NotImplementedError
+        """The documented answer of the API being faked, for one GET."""
 
     def fail_next(
         self, status: int, headers: dict[str, str] | None = None, body: Any = None
