@@ -137,19 +137,13 @@ def _status(f: WorkloadFinding) -> str:
     return "[green]ok[/]"
 
 
-def _short(key: str) -> str:
-    algo, _, hexpart = key.rpartition(":")
-    prefix = "id:" if key.startswith("image-id:") else ""
-    return prefix + (hexpart[:12] if algo else key[:12])
-
-
 def _print_table(result: ScanResult) -> None:
     report = result.report
     table = Table(
         "NAMESPACE", "WORKLOAD", "CONTAINER", "IMAGE", "STATUS", "RUNNING", "TAG NOW", box=None
     )
     for f in report.findings:
-        running = ", ".join(f"{_short(d)} x{len(p)}" for d, p in f.digests.items()) or "-"
+        running = ", ".join(f"{d.short} x{len(p)}" for d, p in f.digests.items()) or "-"
         table.add_row(
             f.key.namespace,
             f"{f.key.kind.lower()}/{f.key.name}",
@@ -173,7 +167,7 @@ def _print_table(result: ScanResult) -> None:
         if f.risk:
             console.print(f"  {f.risk}", markup=False)
         for p in f.pods:
-            digest = _short(p.digest) if p.digest else "unknown"
+            digest = p.digest.short if p.digest else "unknown"
             console.print(
                 f"  {p.name} on {p.node or '?'}: {digest} [{p.state.value}] {p.explanation}",
                 markup=False,

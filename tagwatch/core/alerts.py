@@ -12,6 +12,7 @@ from typing import Any
 
 from tagwatch.core.moves import BuildInfo, Change, TagMove
 from tagwatch.core.references import ImageRef
+from tagwatch.core.skew_fix import rollout_restart
 
 __all__ = [
     "DEFAULT_CHANGES",
@@ -235,11 +236,8 @@ def _fix(finding: Mapping[str, Any]) -> dict[str, Any]:
     namespace = _s(finding.get("namespace")) or "default"
     pin = _s(finding.get("tag_digest_now"))
     repository = _repository_of(_s(finding.get("image")))
-    restartable = kind.lower() in ("deployment", "statefulset", "daemonset")
     return {
-        "restart": (
-            f"kubectl rollout restart {kind.lower()}/{name} -n {namespace}" if restartable else None
-        ),
+        "restart": rollout_restart(kind, name, namespace),
         "pin": f"image: {repository}@{pin}" if pin else None,
     }
 

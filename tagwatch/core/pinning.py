@@ -22,6 +22,7 @@ from enum import StrEnum
 
 import yaml
 
+from tagwatch.core.builds import same_build
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, TagHistory
 from tagwatch.core.references import ImageRef
@@ -622,19 +623,6 @@ class BaseDrift:
     moved_at: datetime | None = None
     window_start: datetime | None = None
     reason: str = ""
-
-
-def same_build(digest: Digest, other: Digest | None, builds: Mapping[Digest, BuildInfo]) -> bool:
-    """Whether two digests name one build: equal, or one is a platform child of the other."""
-    if other is None:
-        return False
-    if digest == other:
-        return True
-    for index, child in ((other, digest), (digest, other)):
-        build = builds.get(index)
-        if build is not None and child in build.platforms.values():
-            return True
-    return False
 
 
 def base_drift(

@@ -18,13 +18,13 @@ __all__ = [
     "ContainerRun",
     "ContainerSpec",
     "ControllerRecord",
+    "ImageKey",
     "ImageKind",
     "NodeRecord",
     "Owner",
     "PodRecord",
     "PullPolicy",
     "ReplicaSetRecord",
-    "RolloutStatus",
     "RunningImage",
     "Snapshot",
     "Workload",
@@ -34,7 +34,6 @@ __all__ = [
     "node_tag_index",
     "normalise_image_id",
     "parse_image",
-    "rollout_status",
 ]
 
 #: kubelet's default `--node-status-max-images`: a node lists at most this many images.
@@ -57,6 +56,24 @@ class ImageKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, order=True)
+class ImageKey:
+    """What a container runs, as a key: a registry digest, or a local image ID (never comparable).
+
+    Its text is the digest (`sha256:…`), or `image-id:sha256:…` for a local ID, as JSON shows it.
+    """
+
+    digest: Digest
+    local: bool = False
+
+    @property
+    def short(self) -> str:
+        return ("id:" if self.local else "") + self.digest.short
+
+    def __str__(self) -> str:
+        return f"image-id:{self.digest}" if self.local else str(self.digest)
+
+
+@dataclass(frozen=True, slots=True, order=True)
 class RunningImage:
     """The bytes a container runs: a digest, its kind, and the repository the runtime named."""
 
@@ -65,9 +82,9 @@ class RunningImage:
     repository: str | None = None  # `registry/path`, normalised, when the runtime named one
 
     @property
-    def key(self) -> str:
-        """A stable string: `sha256:…` for a manifest digest, `image-id:sha256:…` for a local ID."""
-        return str(self.digest) if self.kind is ImageKind.MANIFEST else f"image-id:{self.digest}"
+    def key(self) -> ImageKey:
+        """The running image as a key: a local image ID never equals a registry digest."""
+        return ImageKey(self.digest, self.kind is ImageKind.CONFIG)
 
 
 @lru_cache(maxsize=65536)
@@ -310,63 +327,6 @@ def group_workloads(snapshot: Snapshot) -> list[Workload]:
     ]
     out.sort(key=lambda w: w.key)
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class RolloutStatus:
-    complete: bool
-    reason: str
-
-
-def rollout_status(controller: ControllerRecord | None) -> RolloutStatus:
-    """kubectl's `rollout status` rule for Deployments, StatefulSets and DaemonSets."""
-    if controller is None:
-        return RolloutStatus(True, "no controller to roll out")
-    c = controller
-    if c.generation > c.observed_generation:
-        return RolloutStatus(False, "waiting for the controller to observe the new spec")
-    if c.kind == "Deployment":
-        if c.progressing_reason == "ProgressDeadlineExceeded":
-            return RolloutStatus(False, f"deployment {c.name!r} exceeded its progress deadline")
-        if c.updated_replicas < c.replicas:
-            return RolloutStatus(
-                False, f"{c.updated_replicas} of {c.replicas} new replicas have been updated"
-            )
-        if c.status_replicas > c.updated_replicas:
-            return RolloutStatus(
-                False,
-                f"{c.status_replicas - c.updated_replicas} old replicas are pending termination",
-            )
-        if c.available_replicas < c.updated_replicas:
-            return RolloutStatus(
-                False,
-                f"{c.available_replicas} of {c.updated_replicas} updated replicas are available",
-            )
-        return RolloutStatus(True, "rollout complete")
-    if c.kind == "StatefulSet":
-        if c.ready_replicas < c.replicas:
-            return RolloutStatus(False, f"{c.ready_replicas} of {c.replicas} pods are ready")
-        if c.partition > 0:
-            wanted = c.replicas - c.partition
-            if c.updated_replicas < wanted:
-                return RolloutStatus(False, f"{c.updated_replicas} of {wanted} pods are updated")
-            return RolloutStatus(
-                True, f"partitioned roll out complete: {c.updated_replicas} new pods"
-            )
-        if c.update_revision and c.current_revision != c.update_revision:
-            return RolloutStatus(False, f"waiting for pods to reach revision {c.update_revision}")
-        return RolloutStatus(True, "rollout complete")
-    if c.kind == "DaemonSet":
-        if c.updated_replicas < c.replicas:
-            return RolloutStatus(
-                False, f"{c.updated_replicas} of {c.replicas} updated pods are scheduled"
-            )
-        if c.available_replicas < c.replicas:
-            return RolloutStatus(
-                False, f"{c.available_replicas} of {c.replicas} updated pods are available"
-            )
-        return RolloutStatus(True, "rollout complete")
-    return RolloutStatus(True, f"{c.kind} has no rollout")
 
 
 def node_tag_index(node: NodeRecord) -> dict[str, frozenset[Digest]]:

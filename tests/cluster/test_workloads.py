@@ -9,11 +9,13 @@ import pytest
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import Sighting, TagHistory
 from tagwatch.core.references import ImageRef
+from tagwatch.core.rollouts import rollout_status
 from tagwatch.core.skew import PodState, find_skew
 from tagwatch.core.workloads import (
     NODE_IMAGES_CAP,
     ContainerRun,
     ControllerRecord,
+    ImageKey,
     ImageKind,
     NodeRecord,
     Owner,
@@ -25,7 +27,6 @@ from tagwatch.core.workloads import (
     group_workloads,
     node_tag_index,
     normalise_image_id,
-    rollout_status,
 )
 
 HEX = "c" * 64
@@ -52,7 +53,7 @@ def test_every_spelling_of_a_hub_repo_digest_is_one_manifest_digest(raw: str) ->
         ImageKind.MANIFEST,
         "docker.io/library/nginx",
     )
-    assert running.key == f"sha256:{HEX}"
+    assert str(running.key) == f"sha256:{HEX}"
 
 
 @pytest.mark.parametrize("raw", [f"docker://sha256:{HEX}", f"sha256:{HEX}", HEX])
@@ -60,7 +61,7 @@ def test_config_ids_are_local_image_ids_not_registry_digests(raw: str) -> None:
     running = normalise_image_id(raw)
     assert running is not None
     assert (running.digest, running.kind) == (D, ImageKind.CONFIG)
-    assert running.key == f"image-id:sha256:{HEX}"
+    assert str(running.key) == f"image-id:sha256:{HEX}"
 
 
 @pytest.mark.parametrize("raw", ["", None, "nginx@sha256:short", "garbage"])
@@ -301,6 +302,6 @@ def test_prediction_per_pull_policy_and_node_cache(
         T0 + timedelta(hours=3),
         nodes=nodes,
     ).findings
-    names = {"old": str(old), "new": str(new), None: None}
+    names = {"old": ImageKey(old), "new": ImageKey(new), None: None}
     assert dict(finding.nodes) == {node: names[want] for node, want in expected.items()}
     assert finding.at_risk is (policy is not PullPolicy.NEVER)

@@ -24,6 +24,7 @@ from tagwatch.core.workloads import (
     ContainerRun,
     ContainerSpec,
     ControllerRecord,
+    ImageKey,
     NodeRecord,
     Owner,
     PodRecord,
@@ -172,7 +173,7 @@ def test_pod_started_before_the_move_runs_the_old_bytes_and_is_stale_with_that_m
     f = only(report)
     assert f.skewed and report.skewed
     assert states(f) == {"web-1": PodState.STALE, "web-2": PodState.CURRENT}
-    assert f.digests == {str(A): ("web-1",), str(B): ("web-2",)}
+    assert f.digests == {ImageKey(A): ("web-1",), ImageKey(B): ("web-2",)}
     assert f.tag_digest_now == B
     stale = f.pods[0]
     assert stale.move is not None
@@ -284,7 +285,7 @@ def test_the_same_digest_spelled_by_every_runtime_is_one_digest() -> None:
     )
     f = only(scan(web(*pods, controller=controller), histories))
     assert not f.skewed
-    assert list(f.digests) == [str(A)]
+    assert list(f.digests) == [ImageKey(A)]
     assert set(states(f).values()) == {PodState.CURRENT}
 
 
@@ -298,7 +299,7 @@ def test_a_platform_child_and_its_index_are_one_build() -> None:
     )
     f = only(report)
     assert not f.skewed
-    assert f.digests == {str(index): ("web-1", "web-2")}
+    assert f.digests == {ImageKey(index): ("web-1", "web-2")}
     assert set(states(f).values()) == {PodState.CURRENT}
 
 
@@ -360,7 +361,7 @@ def test_a_waiting_container_is_unknown_not_a_digest() -> None:
     waiting = f.pods[1]
     assert (waiting.state, waiting.digest) == (PodState.UNKNOWN, None)
     assert "waiting" in waiting.explanation
-    assert f.digests == {str(B): ("web-1",)}
+    assert f.digests == {ImageKey(B): ("web-1",)}
 
 
 def test_a_local_image_id_is_unknown_and_never_compared_with_registry_digests() -> None:
@@ -464,7 +465,7 @@ def test_always_pull_puts_a_uniform_stale_workload_at_risk_on_every_node() -> No
     nodes = [_node("node-a", CACHED_A), _node("node-b", CACHED_A)]
     f = only(scan(_uniform_on_old(PullPolicy.ALWAYS), nodes=nodes))
     assert not f.skewed and f.at_risk
-    assert f.nodes == {"node-a": str(B), "node-b": str(B)}
+    assert f.nodes == {"node-a": ImageKey(B), "node-b": ImageKey(B)}
     assert f.risk is not None and "imagePullPolicy Always" in f.risk
     assert set(states(f).values()) == {PodState.STALE}
     assert f.remediation[0] == "kubectl rollout restart deployment/web -n shop"
@@ -473,7 +474,7 @@ def test_always_pull_puts_a_uniform_stale_workload_at_risk_on_every_node() -> No
 def test_if_not_present_runs_cached_old_bytes_and_pulls_the_new_ones_elsewhere() -> None:
     nodes = [_node("node-a", CACHED_A), _node("node-b", (f"{REPO}@{dg('9')}", f"{REPO}:dev"))]
     f = only(scan(_uniform_on_old(PullPolicy.IF_NOT_PRESENT), nodes=nodes))
-    assert f.nodes == {"node-a": str(A), "node-b": str(B)}
+    assert f.nodes == {"node-a": ImageKey(A), "node-b": ImageKey(B)}
     assert f.at_risk
     assert f.risk is not None and "node-b" in f.risk and "node-a" not in f.risk
 
@@ -481,7 +482,7 @@ def test_if_not_present_runs_cached_old_bytes_and_pulls_the_new_ones_elsewhere()
 def test_if_not_present_with_the_old_bytes_cached_everywhere_is_not_at_risk() -> None:
     nodes = [_node("node-a", CACHED_A), _node("node-b", CACHED_A)]
     f = only(scan(_uniform_on_old(PullPolicy.IF_NOT_PRESENT), nodes=nodes))
-    assert f.nodes == {"node-a": str(A), "node-b": str(A)}
+    assert f.nodes == {"node-a": ImageKey(A), "node-b": ImageKey(A)}
     assert not f.at_risk and f.risk is None
     # Still stale: a rollout restart under IfNotPresent would keep the old bytes, so say so.
     assert any("imagePullPolicy Always" in fix for fix in f.remediation)
@@ -491,21 +492,21 @@ def test_a_capped_image_list_that_omits_the_tag_proves_nothing() -> None:
     filler = tuple((f"{REPO}-{i}@{dg('f')}", f"{REPO}-{i}:x") for i in range(NODE_IMAGES_CAP))
     nodes = [_node("node-a", CACHED_A), _node("node-b", *filler)]
     f = only(scan(_uniform_on_old(PullPolicy.IF_NOT_PRESENT), nodes=nodes))
-    assert f.nodes == {"node-a": str(A), "node-b": None}
+    assert f.nodes == {"node-a": ImageKey(A), "node-b": None}
     assert not f.at_risk
 
 
 def test_never_pull_without_the_bytes_cannot_start_and_is_unknown() -> None:
     nodes = [_node("node-a", CACHED_A), _node("node-b")]
     f = only(scan(_uniform_on_old(PullPolicy.NEVER), nodes=nodes))
-    assert f.nodes == {"node-a": str(A), "node-b": None}
+    assert f.nodes == {"node-a": ImageKey(A), "node-b": None}
     assert not f.at_risk
 
 
 def test_nodes_that_are_not_ready_are_left_out_of_the_prediction() -> None:
     nodes = [_node("node-a", CACHED_A), _node("node-b", ready=False)]
     f = only(scan(_uniform_on_old(PullPolicy.IF_NOT_PRESENT), nodes=nodes))
-    assert f.nodes == {"node-a": str(A)}
+    assert f.nodes == {"node-a": ImageKey(A)}
     assert not f.at_risk
 
 
