@@ -29,6 +29,7 @@ __all__ = [
     "parse_refs",
     "parse_when",
     "print_json",
+    "print_yaml_documents",
 ]
 
 # The check cycle logs each tag that failed, for the service's log. Every command prints those
@@ -113,3 +114,21 @@ def parse_when(raw: str, *, now: datetime) -> datetime:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def print_yaml_documents(documents: Sequence[Any]) -> None:
+    """Documents as one multi-document YAML stream, key order kept (for `kubectl apply -f -`)."""
+    import yaml  # only the commands that print YAML pay for the import
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        # Multi-line text (a Rego module) as a literal block, readable as it will be applied.
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, _text)
+    sys.stdout.write(
+        yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=1000, allow_unicode=True)
+    )

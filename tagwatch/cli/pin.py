@@ -30,9 +30,12 @@ from tagwatch.cli.common import (
     handle_errors,
     parse_refs,
     print_json,
+    print_yaml_documents,
 )
+from tagwatch.core.admission import DEFAULT_EXCLUDED_NAMESPACES, PolicyEngine, policy_documents
 from tagwatch.core.pinning import RefKind, UseState, consequence
 from tagwatch.core.references import ImageRef
+from tagwatch.errors import UsageError
 
 __all__ = ["drift", "lint", "pin"]
 
@@ -60,7 +63,35 @@ _DRIFT_STYLE = {"behind": "bold red", "current": "green", "unknown": "dim", "err
 
 
 @handle_errors
-def lint(files: FilesArgument, output: OutputOption = Output.table) -> None:
+def lint(
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Kubernetes YAML files, Dockerfiles, or directories holding them.",
+            metavar="[FILE]...",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOption = Output.table,
+    policy: Annotated[
+        PolicyEngine | None,
+        typer.Option(
+            "--policy",
+            help="Print the admission policy that enforces digests in the cluster "
+            "(kyverno or gatekeeper) instead of linting files.",
+            show_default=False,
+        ),
+    ] = None,
+    exclude_namespaces: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-namespace",
+            help="With --policy: a namespace the policy leaves alone (repeatable; "
+            "default kube-system).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Find every image reference in Kubernetes YAML and Dockerfiles, and flag unpinned tags.
 
     Reads Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs and any
@@ -72,8 +103,24 @@ def lint(files: FilesArgument, output: OutputOption = Output.table) -> None:
     Exit code 0 when every reference is pinned to a digest, 1 when any is not, 2 when a
     file cannot be read or parsed.
 
+    With --policy, print instead the Kyverno ClusterPolicy or the Gatekeeper
+    ConstraintTemplate and Constraint that refuse tag-only images in every container list
+    (containers, initContainers, ephemeralContainers), ready for `kubectl apply -f -`.
+
     Example: tagwatch lint k8s/deployment.yaml Dockerfile -o json
+
+    Example: tagwatch lint --policy kyverno --exclude-namespace kube-system | kubectl apply -f -
     """
+    if policy is not None:
+        if files:
+            raise UsageError("--policy prints a policy and reads no files: drop the FILE arguments")
+        excluded = DEFAULT_EXCLUDED_NAMESPACES if exclude_namespaces is None else exclude_namespaces
+        print_yaml_documents(policy_documents(policy, excluded))
+        return
+    if exclude_namespaces is not None:
+        raise UsageError("--exclude-namespace only applies with --policy")
+    if not files:
+        raise UsageError("give the files to lint (or --policy kyverno|gatekeeper)")
     sources = load_files(files)
     uses = [u for f in sources for u in f.uses]
     unpinned = [u for u in uses if u.state is UseState.UNPINNED]
