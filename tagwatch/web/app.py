@@ -37,6 +37,7 @@ def create_app(service: Service, *, lifecycle: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.webhook_metrics = webhooks.WebhookMetrics(service.metrics.registry)
     hooks = service.settings.webhooks
     app.state.webhook_secrets = {
         kind: getattr(hooks, kind).secret()

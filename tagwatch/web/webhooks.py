@@ -2,48 +2,73 @@
 
 A webhook never writes history: it only asks the service to check the tag now (source
 `webhook`), and what is recorded is the registry's own answer. An endpoint whose secret is
-not configured answers 404; a missing or wrong secret or signature answers 401.
+not configured answers 404; a missing or wrong secret or signature answers 401; a body over
+the endpoint's cap 413 (before it is read, where the size is declared); a body that is not
+the sender's documented shape 400. Every refusal is counted in `tagwatch_webhook_requests`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import logging
-from collections.abc import Iterable
-from typing import Any
-from urllib.parse import urlsplit
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel
+from prometheus_client import CollectorRegistry, Counter
+from pydantic import BaseModel, ValidationError
 
 from tagwatch.app.service import Service
 from tagwatch.core.references import ImageRef
-from tagwatch.errors import InvalidReference
+from tagwatch.web.bodies import MiB, read_capped, spool_signed
+from tagwatch.web.payloads import (
+    MANIFEST_MEDIA_TYPES,
+    DistributionNotification,
+    DockerHubPush,
+    EcrImageAction,
+    GitHubPackageEvent,
+    Payload,
+    problem,
+)
 
-__all__ = ["MANIFEST_MEDIA_TYPES", "router"]
+__all__ = ["BODY_LIMITS", "MANIFEST_MEDIA_TYPES", "WebhookMetrics", "router"]
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-#: Pushes of these are tag moves; anything else (layer blobs, configs) is ignored.
-MANIFEST_MEDIA_TYPES = frozenset(
-    {
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v1+prettyjws",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-    }
-)
+#: The largest body each endpoint reads. GitHub documents 25 MB as its own cap; the others
+#: send a few KiB (an EventBridge event is at most 256 KB).
+BODY_LIMITS = {
+    "distribution": 1 * MiB,
+    "dockerhub": 256 * 1024,
+    "github": 25 * MiB,
+    "ecr": 256 * 1024,
+}
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not JSON, or not the sender's documented payload"},
     401: {"description": "missing or wrong secret / signature"},
     404: {"description": "this webhook kind has no secret configured"},
+    413: {"description": "the body is over this endpoint's size limit"},
 }
+_OUTCOMES = {400: "malformed", 401: "unauthenticated", 404: "disabled", 413: "too_large"}
+_SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
+P = TypeVar("P", bound=Payload)
+
+
+class WebhookMetrics:
+    """Webhook requests by kind and outcome (accepted, or why they were refused)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "tagwatch_webhook_requests",
+            "Webhook requests, by kind and outcome (accepted, unauthenticated, disabled, "
+            "too_large, malformed)",
+            ["kind", "outcome"],
+            registry=registry,
+        )
 
 
 class Accepted(BaseModel):
@@ -56,6 +81,23 @@ class Accepted(BaseModel):
 def _service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
+
+
+async def _counted(
+    request: Request, kind: str, handle: Callable[[], Awaitable[Accepted]]
+) -> Accepted:
+    """Run `handle`, counting its outcome; a refusal is logged as one line (no traceback)."""
+    metrics: WebhookMetrics = request.app.state.webhook_metrics
+    try:
+        accepted = await handle()
+    except HTTPException as exc:
+        outcome = _OUTCOMES.get(exc.status_code, str(exc.status_code))
+        metrics.requests.labels(kind, outcome).inc()
+        if exc.status_code in (400, 413):
+            log.warning("webhook %s refused (%d): %s", kind, exc.status_code, exc.detail)
+        raise
+    metrics.requests.labels(kind, "accepted").inc()
+    return accepted
 
 
 def _secret(request: Request, kind: str) -> str:
@@ -81,12 +123,12 @@ def _bearer(request: Request, secret: str, *extra_headers: str) -> None:
     raise HTTPException(status_code=401, detail="missing or wrong webhook secret")
 
 
-async def _json(request: Request) -> Any:
-    body = await request.body()
+def _payload(model: type[P], body: bytes) -> P:
+    """The body validated as `model` (pydantic's JSON parser bounds nesting); 400 otherwise."""
     try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise HTTPException(status_code=400, detail="the body is not JSON") from exc
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise HTTPException(status_code=400, detail=problem(exc)) from None
 
 
 def _trigger(service: Service, refs: Iterable[ImageRef | None]) -> Accepted:
@@ -102,71 +144,37 @@ def _trigger(service: Service, refs: Iterable[ImageRef | None]) -> Accepted:
     return Accepted(checks=checks, ignored=ignored)
 
 
-def _parse(raw: str) -> ImageRef | None:
-    try:
-        ref = ImageRef.parse(raw, default_tag=None)
-    except InvalidReference:
-        log.info("webhook named an invalid reference %r; ignored", raw)
-        return None
-    return ref if ref.tag else None
-
-
-def _distribution_refs(payload: Any) -> list[ImageRef | None]:
-    """Refs pushed, from distribution's event envelope or Harbor's PUSH_ARTIFACT event."""
-    out: list[ImageRef | None] = []
-    if not isinstance(payload, dict):
-        return out
-    for event in payload.get("events") or []:
-        if not isinstance(event, dict) or event.get("action") != "push":
-            out.append(None)
-            continue
-        target = event.get("target") or {}
-        tag = target.get("tag")
-        if target.get("mediaType") not in MANIFEST_MEDIA_TYPES or not tag:
-            out.append(None)  # a layer blob, or a push by digest: no tag moved
-            continue
-        host = urlsplit(str(target.get("url") or "")).netloc or (event.get("request") or {}).get(
-            "host"
-        )
-        if not host:
-            out.append(None)
-            continue
-        out.append(_parse(f"{host}/{target.get('repository')}:{tag}"))
-    if payload.get("type") in ("PUSH_ARTIFACT", "pushImage"):
-        data = payload.get("event_data") or {}
-        for resource in data.get("resources") or []:
-            url = resource.get("resource_url") if isinstance(resource, dict) else None
-            out.append(_parse(str(url)) if url and resource.get("tag") else None)
-    return out
+async def _bearer_hook(
+    request: Request, kind: str, model: type[Payload], *extra_headers: str
+) -> Accepted:
+    _bearer(request, _secret(request, kind), *extra_headers)
+    body = await read_capped(request, BODY_LIMITS[kind])
+    return _trigger(_service(request), _payload(model, body).pushed())
 
 
 @router.post("/distribution", response_model=Accepted, status_code=202, responses=_RESPONSES)
 async def distribution(request: Request) -> Accepted:
     """CNCF distribution / Harbor notifications; configure the registry to send
     `Authorization: Bearer <secret>` in the endpoint's headers."""
-    _bearer(request, _secret(request, "distribution"))
-    return _trigger(_service(request), _distribution_refs(await _json(request)))
-
-
-def _dockerhub_ref(payload: Any) -> ImageRef | None:
-    if not isinstance(payload, dict):
-        return None
-    repo = (payload.get("repository") or {}).get("repo_name")
-    tag = (payload.get("push_data") or {}).get("tag")
-    return _parse(f"docker.io/{repo}:{tag}") if repo and tag else None
+    return await _counted(
+        request,
+        "distribution",
+        lambda: _bearer_hook(request, "distribution", DistributionNotification),
+    )
 
 
 async def _dockerhub(request: Request, token: str | None) -> Accepted:
     secret = _secret(request, "dockerhub")
     if not _same(token, secret):
         raise HTTPException(status_code=401, detail="missing or wrong webhook token")
-    return _trigger(_service(request), [_dockerhub_ref(await _json(request))])
+    body = await read_capped(request, BODY_LIMITS["dockerhub"])
+    return _trigger(_service(request), _payload(DockerHubPush, body).pushed())
 
 
 @router.post("/dockerhub", response_model=Accepted, status_code=202, responses=_RESPONSES)
 async def dockerhub_query(request: Request, token: str | None = None) -> Accepted:
     """Docker Hub (it cannot sign): the secret goes in the URL, `?token=<secret>`."""
-    return await _dockerhub(request, token)
+    return await _counted(request, "dockerhub", lambda: _dockerhub(request, token))
 
 
 @router.post(
@@ -177,60 +185,34 @@ async def dockerhub_query(request: Request, token: str | None = None) -> Accepte
 )
 async def dockerhub_path(token: str, request: Request) -> Accepted:
     """Docker Hub (it cannot sign): the secret is the last path segment."""
-    return await _dockerhub(request, token)
+    return await _counted(request, "dockerhub", lambda: _dockerhub(request, token))
 
 
-def _github_ref(payload: Any) -> ImageRef | None:
-    if not isinstance(payload, dict):
-        return None
-    package = payload.get("package") or {}
-    if package.get("package_type", "").lower() != "container":
-        return None
-    version = package.get("package_version") or {}
-    url = version.get("package_url")
-    if isinstance(url, str) and ":" in url.rsplit("/", 1)[-1]:
-        return _parse(url)
-    tag = ((version.get("container_metadata") or {}).get("tag") or {}).get("name")
-    owner = ((package.get("owner") or {}).get("login") or "").lower()
-    name = package.get("name")
-    return _parse(f"ghcr.io/{owner}/{name}:{tag}") if tag and owner and name else None
+async def _github(request: Request) -> Accepted:
+    secret = _secret(request, "github")
+    given = request.headers.get("x-hub-signature-256", "")
+    if not _SIGNATURE.fullmatch(given):  # refused before one byte of the body is read
+        raise HTTPException(status_code=401, detail="missing or wrong X-Hub-Signature-256")
+    spool, mac = await spool_signed(request, BODY_LIMITS["github"], secret.encode())
+    with spool:
+        if not hmac.compare_digest(given.encode(), f"sha256={mac}".encode()):
+            raise HTTPException(status_code=401, detail="missing or wrong X-Hub-Signature-256")
+        if request.headers.get("x-github-event", "") != "package":
+            return Accepted(checks=[], ignored=1)  # ping and other events
+        body = spool.read()
+    return _trigger(_service(request), _payload(GitHubPackageEvent, body).pushed())
 
 
 @router.post("/github", response_model=Accepted, status_code=202, responses=_RESPONSES)
 async def github(request: Request) -> Accepted:
     """GitHub `package` events, verified with X-Hub-Signature-256 (HMAC-SHA256 of the body)."""
-    secret = _secret(request, "github")
-    body = await request.body()
-    given = request.headers.get("x-hub-signature-256", "")
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(status_code=401, detail="missing or wrong X-Hub-Signature-256")
-    event = request.headers.get("x-github-event", "")
-    if event != "package":
-        return Accepted(checks=[], ignored=1)  # ping and other events
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise HTTPException(status_code=400, detail="the body is not JSON") from exc
-    return _trigger(_service(request), [_github_ref(payload)])
-
-
-def _ecr_ref(payload: Any) -> ImageRef | None:
-    if not isinstance(payload, dict):
-        return None
-    detail = payload.get("detail") or {}
-    if detail.get("action-type") != "PUSH" or detail.get("result", "SUCCESS") != "SUCCESS":
-        return None
-    account, region = payload.get("account"), payload.get("region")
-    repo, tag = detail.get("repository-name"), detail.get("image-tag")
-    if not (account and region and repo and tag):
-        return None
-    return _parse(f"{account}.dkr.ecr.{region}.amazonaws.com/{repo}:{tag}")
+    return await _counted(request, "github", lambda: _github(request))
 
 
 @router.post("/ecr", response_model=Accepted, status_code=202, responses=_RESPONSES)
 async def ecr(request: Request) -> Accepted:
     """ECR image actions via an EventBridge API destination; its connection sends the secret as
     `Authorization: Bearer <secret>` or `X-Tagwatch-Secret: <secret>`."""
-    _bearer(request, _secret(request, "ecr"), "x-tagwatch-secret")
-    return _trigger(_service(request), [_ecr_ref(await _json(request))])
+    return await _counted(
+        request, "ecr", lambda: _bearer_hook(request, "ecr", EcrImageAction, "x-tagwatch-secret")
+    )

@@ -14,7 +14,12 @@ import pytest
 
 from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
-from tagwatch.web.webhooks import _distribution_refs, _dockerhub_ref, _ecr_ref, _github_ref
+from tagwatch.web.payloads import (
+    DistributionNotification,
+    DockerHubPush,
+    EcrImageAction,
+    GitHubPackageEvent,
+)
 from tests.service.conftest import (
     GITHUB_SECRET,
     HOOK_SECRET,
@@ -219,17 +224,26 @@ async def test_a_kind_without_a_secret_is_disabled(
 
 
 def test_payloads_name_the_tag_they_pushed() -> None:
-    assert _dockerhub_ref(DOCKERHUB) == ImageRef.parse("docker.io/org/app:v1")
-    assert _github_ref(GITHUB) == ImageRef.parse("ghcr.io/org/app:v1")
-    assert _ecr_ref(ECR) == ImageRef.parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1")
+    assert DockerHubPush.model_validate(DOCKERHUB).pushed() == [
+        ImageRef.parse("docker.io/org/app:v1")
+    ]
+    assert GitHubPackageEvent.model_validate(GITHUB).pushed() == [
+        ImageRef.parse("ghcr.io/org/app:v1")
+    ]
+    assert EcrImageAction.model_validate(ECR).pushed() == [
+        ImageRef.parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1")
+    ]
     harbor = {
         "type": "PUSH_ARTIFACT",
         "event_data": {
             "resources": [{"tag": "v2", "resource_url": "harbor.example.com/lib/app:v2"}]
         },
     }
-    assert _distribution_refs(harbor) == [ImageRef.parse("harbor.example.com/lib/app:v2")]
-    assert _ecr_ref({**ECR, "detail": {**ECR["detail"], "action-type": "DELETE"}}) is None
+    assert DistributionNotification.model_validate(harbor).pushed() == [
+        ImageRef.parse("harbor.example.com/lib/app:v2")
+    ]
+    delete = {**ECR, "detail": {**ECR["detail"], "action-type": "DELETE"}}
+    assert EcrImageAction.model_validate(delete).pushed() == [None]
 
 
 async def test_a_webhook_during_a_running_check_gets_one_more_check_after_it(
