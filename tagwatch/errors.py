@@ -4,18 +4,21 @@
     ├── UsageError                 bad input from the user: exit 2
     │   ├── InvalidReference       an image reference that does not parse
     │   └── ConfigError            a configuration file or setting that is wrong
-    ├── RegistryError              talking to a registry failed: exit 1
+    ├── RegistryError              talking to a registry failed: exit 1; .registry, .status
     │   ├── RegistryUnavailable    connection refused, timed out, TLS failed, 5xx after retries
+    │   │   └── DeadlineExceeded   no answer within the request or check deadline; .deadline
     │   ├── AuthenticationFailed   401 after the credentials we have (or token endpoint failed)
     │   ├── AccessDenied           403 / DENIED
     │   ├── RateLimited            429 after retries; .retry_after
     │   ├── DigestMismatch         a body that does not hash to the digest it was served under
-    │   └── ProtocolError          an answer that breaks the distribution spec
+    │   ├── ProtocolError          an answer that breaks the distribution spec
+    │   └── TagNotFound            the registry has no such tag (or repository)
     ├── StoreError                 the database failed or is not migrated
     ├── ClusterError               talking to Kubernetes failed
     │   ├── ClusterUnreachable
     │   └── ClusterAccessDenied
-    └── NotifyError                delivering an alert failed (it stays in the outbox)
+    ├── NotifyError                delivering an alert failed (it stays in the outbox)
+    └── InternalError              an exception tagwatch did not expect (a bug), wrapped
 
 The CLI turns a `UsageError` into exit 2 and any other `TagwatchError` into exit 1,
 printing `str(exc)` as one line. Messages say what went wrong and what to do.
@@ -50,15 +53,25 @@ class ConfigError(UsageError):
 
 
 class RegistryError(TagwatchError):
-    """Raised when a registry request fails; `.registry` names the host."""
+    """Raised when a registry request fails; `.registry` names the host, `.status` is the HTTP
+    status that ended it (None when there was no answer)."""
 
-    def __init__(self, registry: str, message: str) -> None:
+    def __init__(self, registry: str, message: str, *, status: int | None = None) -> None:
         self.registry = registry
+        self.status = status
         super().__init__(f"{registry}: {message}")
 
 
 class RegistryUnavailable(RegistryError):
     """The registry could not be reached, or kept failing (5xx) after retries."""
+
+
+class DeadlineExceeded(RegistryUnavailable):
+    """The registry did not answer within `.deadline` seconds (a silent or drip-feeding host)."""
+
+    def __init__(self, registry: str, message: str, *, deadline: float) -> None:
+        self.deadline = deadline
+        super().__init__(registry, message)
 
 
 class AuthenticationFailed(RegistryError):
@@ -72,9 +85,16 @@ class AccessDenied(RegistryError):
 class RateLimited(RegistryError):
     """The registry answered 429 after retries; `.retry_after` (seconds) says when to retry."""
 
-    def __init__(self, registry: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        registry: str,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        status: int = 429,
+    ) -> None:
         self.retry_after = retry_after
-        super().__init__(registry, message)
+        super().__init__(registry, message, status=status)
 
 
 class DigestMismatch(RegistryError):
@@ -83,6 +103,16 @@ class DigestMismatch(RegistryError):
 
 class ProtocolError(RegistryError):
     """The registry's answer breaks the distribution spec (bad JSON, bad digest header...)."""
+
+
+class TagNotFound(RegistryError):
+    """The registry says the tag (or its whole repository) does not exist."""
+
+    def __init__(self, registry: str) -> None:
+        super().__init__(registry, "tag not found in the registry", status=404)
+
+    def __str__(self) -> str:  # the ref is printed beside it; the host would say it twice
+        return "tag not found in the registry"
 
 
 class StoreError(TagwatchError):
@@ -103,3 +133,11 @@ class ClusterAccessDenied(ClusterError):
 
 class NotifyError(TagwatchError):
     """Delivering an alert failed; it stays in the outbox and is retried."""
+
+
+class InternalError(TagwatchError):
+    """An exception tagwatch did not expect (a bug, or a library error not translated yet),
+    wrapped so one failing tag is a counted result, not a failed cycle; `__cause__` has it."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(f"unexpected error: {type(exc).__name__}: {exc}")

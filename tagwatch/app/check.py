@@ -13,7 +13,7 @@ from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, Change, Observation, Source, TagMove, classify
 from tagwatch.core.references import ImageRef
 from tagwatch.core.times import iso_utc
-from tagwatch.errors import TagwatchError
+from tagwatch.errors import InternalError, TagNotFound, TagwatchError
 
 if TYPE_CHECKING:
     from tagwatch.registry import RegistryClient
@@ -33,12 +33,16 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """The outcome of checking one tag: its move (maybe `unchanged`) or the error that stopped."""
+    """The outcome of checking one tag: its move (maybe `unchanged`) or the error that stopped.
+
+    `error` is the error object itself (a `RateLimited` has `.retry_after`, a `RegistryError`
+    `.registry` and `.status`); callers that show it make the text, `str(error)`.
+    """
 
     ref: ImageRef
     move: TagMove | None = None
     build: BuildInfo | None = None
-    error: str | None = None
+    error: TagwatchError | None = None
 
     @property
     def digest(self) -> Digest | None:
@@ -61,7 +65,7 @@ class CheckResult:
             "source": build.source if build else None,
             "window_start": iso_utc(self.move.window_start if self.move else None),
             "detected_at": iso_utc(self.move.detected_at if self.move else None),
-            "error": self.error,
+            "error": None if self.error is None else str(self.error),
         }
 
 
@@ -77,8 +81,8 @@ async def _observe(
     now: Callable[[], datetime],
     source: Source,
     limit: asyncio.Semaphore,
-) -> Observation | str:
-    """Observe one tag; a failure becomes its message, so one bad tag never sinks the cycle."""
+) -> Observation | TagwatchError:
+    """Observe one tag; a failure becomes its error, so one bad tag never sinks the cycle."""
     async with limit:
         try:
             observation = await registry.observe(
@@ -86,10 +90,12 @@ async def _observe(
             )
         except TagwatchError as exc:
             log.warning("check failed for %s: %s", ref, exc)
-            return str(exc)
+            return exc
         except Exception as exc:  # a bug or an untranslated library error: count it, go on
             log.exception("unexpected error checking %s", ref)
-            return f"unexpected error: {type(exc).__name__}: {exc}"
+            internal = InternalError(exc)
+            internal.__cause__ = exc
+            return internal
     if observation.build is not None and observation.digest is not None:
         known.add(observation.digest)
     return observation
@@ -138,7 +144,7 @@ async def run_check(
         ordered = sorted(zip(tags, outcomes, strict=True), key=lambda pair: str(pair[0]))
         by_ref: dict[ImageRef, CheckResult] = {}
         for ref, outcome in ordered:
-            if isinstance(outcome, str):
+            if isinstance(outcome, TagwatchError):
                 by_ref[ref] = CheckResult(ref, error=outcome)
                 continue
             history = histories[ref]
@@ -151,7 +157,7 @@ async def run_check(
             )
             build = outcome.build or (builds.get(outcome.digest) if outcome.digest else None)
             if move.change is Change.UNCHANGED and outcome.digest is None:
-                by_ref[ref] = CheckResult(ref, error="tag not found in the registry")
+                by_ref[ref] = CheckResult(ref, error=TagNotFound(ref.registry))
                 continue
             recorded = False
             if move.is_move or outcome.build is not None:

@@ -119,7 +119,7 @@ async def find_drift(
     if registry is not None:
         for result in await run_check(images, registry=registry, store=store, now=now):
             if result.error:
-                errors[result.ref] = result.error
+                errors[result.ref] = str(result.error)
             else:
                 current[result.ref] = (result.digest, result.build)
     else:

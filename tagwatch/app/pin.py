@@ -189,7 +189,7 @@ def _judge(
     if ref.tag is None:
         return PinResult(use, PinAction.PINNED, message="pinned by digest only: no tag to verify")
     if result is None or result.error or result.digest is None:
-        error = result.error if result and result.error else "tag not found in the registry"
+        error = str(result.error) if result and result.error else "tag not found in the registry"
         return PinResult(use, PinAction.ERROR, message=error)
     now = result.digest
     if ref.digest is None:

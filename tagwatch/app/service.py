@@ -7,7 +7,6 @@ import contextlib
 import fnmatch
 import logging
 import os
-import re
 import socket
 import time
 import uuid
@@ -24,7 +23,7 @@ from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
 from tagwatch.app.settings import BudgetSettings, ClusterEntry, Settings
 from tagwatch.core.moves import Source
 from tagwatch.core.references import ImageRef
-from tagwatch.errors import TagwatchError
+from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
 from tagwatch.notify.outbox import alert_on_move, enqueue_skew
 from tagwatch.registry import RegistryClient
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 PARKED_BEYOND = timedelta(minutes=90)
 
 POLL_LEASE = "poll"
-_RETRY_AFTER = re.compile(r"retry after (\d+(?:\.\d+)?) s")
 
 
 class Metrics:
@@ -394,9 +392,8 @@ class Service:
         for result in results:
             if result.error:
                 self.metrics.errors.labels(host).inc()
-                if "(429)" in result.error:
-                    match = _RETRY_AFTER.search(result.error)
-                    budget.rate_limited(float(match.group(1)) if match else None, now)
+                if isinstance(result.error, RateLimited):
+                    budget.rate_limited(result.error.retry_after, now)
             elif result.move is not None and result.move.is_move:
                 self.metrics.moves.labels(host, result.move.change.value).inc()
         self.metrics.requests.set(self.registry.requests_sent)

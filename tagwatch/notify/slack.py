@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.error import URLError
 
@@ -25,6 +24,7 @@ from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from tagwatch.core.alerts import Alert
+from tagwatch.core.retry_after import parse_retry_after as read_retry_after
 from tagwatch.errors import NotifyError
 from tagwatch.notify.render import render
 
@@ -119,24 +119,9 @@ class Destination(Protocol):
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After value: seconds, an HTTP date, or a unix epoch."""
-    if value is None or not value.strip():
-        return None
-    raw = value.strip()
-    try:
-        number = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    else:
-        # A number bigger than a year of seconds is an epoch timestamp (Docker Hub does that).
-        seconds = number - now.timestamp() if number > 31_536_000 else number
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    """Seconds Slack asked us to wait (the core's one Retry-After reader), capped."""
+    seconds = read_retry_after(value, now=now)
+    return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
 class _Redact(logging.Filter):

@@ -1,45 +1,17 @@
-"""Retry policy for registry requests: jittered exponential backoff and Retry-After parsing."""
+"""The one retry loop for registry, token-service and vendor-API requests, and its policy."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
-__all__ = ["RetryPolicy", "parse_retry_after"]
+import httpx
 
-# A Retry-After number above this is a unix time (Docker Hub's API sends those), not seconds.
-_EPOCH_THRESHOLD = 1_000_000_000
+__all__ = ["Busy", "RetryPolicy", "Sleep", "send_with_retries"]
 
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a Retry-After value: delta seconds, an HTTP date, or a unix epoch.
-
-    `now` is the current unix time. Returns None when the value is absent or unparseable;
-    a time in the past gives 0.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        number = None
-    if number is not None:
-        if number != number or number < 0:  # NaN or negative
-            return None
-        if number >= _EPOCH_THRESHOLD:
-            return max(0.0, number - now)
-        return number
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -61,3 +33,48 @@ class RetryPolicy:
         if retry_after is not None:
             return min(retry_after, self.max_wait)
         return self.backoff(attempt)
+
+
+@dataclass(frozen=True)
+class Busy:
+    """A response that asks to be tried again: the server's wait, if it named one, and whether
+    it is a rate limit (then a wait longer than the policy allows means giving up at once)."""
+
+    retry_after: float | None = None
+    rate_limited: bool = False
+
+
+async def send_with_retries(
+    send: Callable[[], Awaitable[httpx.Response]],
+    *,
+    policy: RetryPolicy,
+    busy: Callable[[httpx.Response], Busy | None],
+    gave_up: Callable[[httpx.Response, Busy, int], Exception],
+    unreachable: Callable[[httpx.TransportError, int], Exception],
+    sleep: Sleep = asyncio.sleep,
+) -> httpx.Response:
+    """`send()` until it answers something that is not `busy`, within `policy`.
+
+    Network errors are retried with backoff, busy answers after their Retry-After (capped);
+    when the attempts run out, `unreachable(exc, attempts)` or `gave_up(response, busy,
+    attempts)` is raised. Errors `send` raises itself (not httpx transport errors) pass through,
+    so a caller translates what must not be retried (a bad certificate) before it gets here.
+    """
+    attempt = 0
+    while True:
+        try:
+            response = await send()
+        except httpx.TransportError as exc:
+            if attempt >= policy.max_retries:
+                raise unreachable(exc, attempt + 1) from exc
+            await sleep(policy.backoff(attempt))
+            attempt += 1
+            continue
+        verdict = busy(response)
+        if verdict is None:
+            return response
+        too_long = verdict.retry_after is not None and verdict.retry_after > policy.max_wait
+        if attempt >= policy.max_retries or (verdict.rate_limited and too_long):
+            raise gave_up(response, verdict, attempt + 1)
+        await sleep(policy.wait_for(attempt, verdict.retry_after))
+        attempt += 1

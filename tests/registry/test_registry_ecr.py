@@ -107,7 +107,7 @@ async def test_client_uses_ecr_credentials_and_refreshes_an_expired_token_only_o
         calls.append(result[2])
         return result
 
-    monkeypatch.setattr("tagwatch.registry.client.ecr_credentials", counting)
+    monkeypatch.setattr("tagwatch.registry.hosts.ecr_credentials", counting)
     expected = "Basic " + base64.b64encode(f"AWS:{ACCOUNT}-auth-token".encode()).decode()
     seen: list[str | None] = []
 

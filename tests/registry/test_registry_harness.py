@@ -127,3 +127,14 @@ def test_registry_notifications_reach_a_configured_endpoint(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_extra_config_is_merged_into_the_registry_config(
+    make_registry: Callable[..., TestRegistry], repo_name: str
+) -> None:
+    reg = make_registry(config={"http": {"headers": {"X-Tagwatch-Test": ["merged"]}}})
+    response = reg.http.get("/v2/")
+    assert response.status_code == 200
+    assert response.headers["X-Tagwatch-Test"] == "merged"
+    # the harness's own keys under `http` survive the merge
+    assert reg.push_image(repo_name, "v1", content="merged") == reg.current(repo_name, "v1")

@@ -1,38 +1,16 @@
-"""Retry-After in its three forms, jittered backoff bounds, and Docker Hub rate-limit headers."""
+"""Jittered backoff bounds, the one retry loop, and Docker Hub rate-limit headers."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
-from email.utils import format_datetime
 
+import httpx
+import pytest
+
+from tagwatch.errors import RateLimited, RegistryUnavailable
 from tagwatch.registry.ratelimit import parse_rate_limit
-from tagwatch.registry.retry import RetryPolicy, parse_retry_after
-
-NOW = 1_800_000_000.0
-
-
-def test_retry_after_in_seconds() -> None:
-    assert parse_retry_after("120", now=NOW) == 120
-    assert parse_retry_after(" 0 ", now=NOW) == 0
-
-
-def test_retry_after_as_an_http_date() -> None:
-    when = datetime.fromtimestamp(NOW + 90, UTC)
-    assert parse_retry_after(format_datetime(when, usegmt=True), now=NOW) == 90
-
-
-def test_retry_after_as_a_unix_epoch() -> None:
-    assert parse_retry_after(str(int(NOW) + 45), now=NOW) == 45
-
-
-def test_retry_after_in_the_past_or_garbage() -> None:
-    assert parse_retry_after(str(int(NOW) - 45), now=NOW) == 0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=NOW) == 0
-    assert parse_retry_after("soon", now=NOW) is None
-    assert parse_retry_after("-5", now=NOW) is None
-    assert parse_retry_after(None, now=NOW) is None
-    assert parse_retry_after("", now=NOW) is None
+from tagwatch.registry.retry import Busy, RetryPolicy, send_with_retries
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
@@ -69,3 +47,47 @@ def test_no_rate_limit_headers_means_no_status() -> None:
     assert parse_rate_limit({}, now=datetime.now(UTC)) is None
     odd = parse_rate_limit({"ratelimit-remaining": "x"}, now=datetime.now(UTC))
     assert odd is not None and odd.remaining is None and odd.limit is None
+
+
+async def test_the_retry_loop_gives_up_at_once_on_a_rate_limit_longer_than_its_wait() -> None:
+    sent: list[int] = []
+    slept: list[float] = []
+
+    async def send() -> httpx.Response:
+        sent.append(1)
+        return httpx.Response(429, headers={"retry-after": "3600"})
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    with pytest.raises(RateLimited) as caught:
+        await send_with_retries(
+            send,
+            policy=RetryPolicy(max_retries=4, max_wait=30.0),
+            busy=lambda r: Busy(3600.0, rate_limited=True) if r.status_code == 429 else None,
+            gave_up=lambda r, busy, n: RateLimited("x.io", f"after {n}", busy.retry_after),
+            unreachable=lambda exc, n: RegistryUnavailable("x.io", f"after {n}"),
+            sleep=sleep,
+        )
+    assert (len(sent), slept, caught.value.retry_after, caught.value.status) == (1, [], 3600.0, 429)
+
+
+async def test_the_retry_loop_retries_network_errors_then_names_the_attempts() -> None:
+    slept: list[float] = []
+
+    async def send() -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    with pytest.raises(RegistryUnavailable, match="after 3"):
+        await send_with_retries(
+            send,
+            policy=RetryPolicy(max_retries=2, base=0.25),
+            busy=lambda r: None,
+            gave_up=lambda r, busy, n: RegistryUnavailable("x.io", "busy"),
+            unreachable=lambda exc, n: RegistryUnavailable("x.io", f"after {n}"),
+            sleep=sleep,
+        )
+    assert len(slept) == 2 and 0.125 <= slept[0] <= 0.25 and 0.25 <= slept[1] <= 0.5

@@ -5,40 +5,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from tagwatch.core.retry_after import parse_retry_after
 from tagwatch.errors import (
     AccessDenied,
     AuthenticationFailed,
     ProtocolError,
     RateLimited,
+    RegistryError,
     RegistryUnavailable,
 )
-from tagwatch.registry.retry import RetryPolicy, parse_retry_after
+from tagwatch.registry.retry import Busy, RetryPolicy, Sleep, send_with_retries
+from tagwatch.registry.transport import next_link
 
 __all__ = ["VendorAPI", "next_link"]
 
 log = logging.getLogger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
-
-
-def next_link(response: httpx.Response) -> str | None:
-    """The target of a `Link: <...>; rel="next"` header (GitHub's pagination), if any."""
-    for value in response.headers.get_list("link"):
-        for part in value.split(","):
-            target, _, params = part.partition(";")
-            target = target.strip()
-            if not (target.startswith("<") and target.endswith(">")):
-                continue
-            rels = [p.strip().replace(" ", "").lower() for p in params.split(";")]
-            if 'rel="next"' in rels or "rel=next" in rels:
-                return target[1:-1]
-    return None
 
 
 class VendorAPI:
@@ -83,43 +70,52 @@ class VendorAPI:
         self, path_or_url: str, params: Mapping[str, str] | None = None
     ) -> httpx.Response:
         url = self.url(path_or_url)
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.get(url, params=params, headers=self._headers)
-            except httpx.TransportError as exc:
-                if attempt >= self._retry.max_retries:
-                    raise RegistryUnavailable(
-                        self.name, f"{type(exc).__name__} after {attempt + 1} attempts"
-                    ) from exc
-                await self._sleep(self._retry.backoff(attempt))
-                attempt += 1
-                continue
+
+        async def attempt() -> httpx.Response:
+            return await self._http.get(url, params=params, headers=self._headers)
+
+        def gave_up(response: httpx.Response, busy: Busy, attempts: int) -> RegistryError:
             status = response.status_code
-            if status in (200, 404):
-                return response
-            if status == 429 or self._quota_spent(response):
-                wait = self._retry_after(response)
-                if attempt >= self._retry.max_retries or (wait or 0) > self._retry.max_wait:
-                    when = f"; retry in {wait:.0f} s" if wait is not None else ""
-                    raise RateLimited(self.name, f"rate limited (HTTP {status}){when}", wait)
-                log.info("%s: rate limited, retrying in %.1f s", self.name, wait or 0)
-                await self._sleep(self._retry.wait_for(attempt, wait))
-                attempt += 1
-                continue
-            if status >= 500:
-                if attempt >= self._retry.max_retries:
-                    raise RegistryUnavailable(
-                        self.name, f"HTTP {status} after {attempt + 1} attempts; try again later"
-                    )
-                await self._sleep(self._retry.backoff(attempt))
-                attempt += 1
-                continue
-            if status == 401:
-                raise AuthenticationFailed(self.name, f"HTTP 401 unauthorized{self._auth_hint}")
-            if status == 403:
-                raise AccessDenied(self.name, f"HTTP 403 forbidden ({_message(response)})")
-            raise ProtocolError(self.name, f"unexpected HTTP {status} ({_message(response)})")
+            if busy.rate_limited:
+                wait = busy.retry_after
+                when = f"; retry in {wait:.0f} s" if wait is not None else ""
+                return RateLimited(
+                    self.name, f"rate limited (HTTP {status}){when}", wait, status=status
+                )
+            return RegistryUnavailable(
+                self.name,
+                f"HTTP {status} after {attempts} attempts; try again later",
+                status=status,
+            )
+
+        def unreachable(exc: httpx.TransportError, attempts: int) -> RegistryError:
+            return RegistryUnavailable(self.name, f"{type(exc).__name__} after {attempts} attempts")
+
+        response = await send_with_retries(
+            attempt,
+            policy=self._retry,
+            busy=self._busy,
+            gave_up=gave_up,
+            unreachable=unreachable,
+            sleep=self._sleep,
+        )
+        status = response.status_code
+        if status in (200, 404):
+            return response
+        if status == 401:
+            raise AuthenticationFailed(self.name, f"HTTP 401 unauthorized{self._auth_hint}")
+        if status == 403:
+            raise AccessDenied(self.name, f"HTTP 403 forbidden ({_message(response)})")
+        raise ProtocolError(self.name, f"unexpected HTTP {status} ({_message(response)})")
+
+    def _busy(self, response: httpx.Response) -> Busy | None:
+        if response.status_code == 429 or self._quota_spent(response):
+            wait = self._retry_after(response)
+            log.info("%s: rate limited, retry after %.1f s", self.name, wait or 0)
+            return Busy(wait, rate_limited=True)
+        if response.status_code >= 500:
+            return Busy()
+        return None
 
     async def get_json(
         self, path_or_url: str, params: Mapping[str, str] | None = None
@@ -140,7 +136,7 @@ class VendorAPI:
 
     @staticmethod
     def _retry_after(response: httpx.Response) -> float | None:
-        now = time.time()
+        now = datetime.now(UTC)
         wait = parse_retry_after(response.headers.get("retry-after"), now=now)
         if wait is None:  # GitHub: x-ratelimit-reset is a unix time
             wait = parse_retry_after(response.headers.get("x-ratelimit-reset"), now=now)

@@ -1,0 +1,109 @@
+"""Manifest and config JSON to what tagwatch records: platforms of an index, labels of a build.
+
+Pure: bytes in, values out; a body that breaks the distribution spec is a ProtocolError
+naming the registry. No I/O here, the client fetches.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tagwatch.core.digests import INDEX_MEDIA_TYPES, Digest, Platform
+from tagwatch.core.moves import LABEL_PREFIX
+from tagwatch.errors import ProtocolError
+
+__all__ = ["Manifest", "config_labels", "json_object", "parse_manifest", "string_map"]
+
+_IMAGE_CONFIG_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.docker.container.image.v1+json",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a manifest or index says about its build."""
+
+    media_type: str
+    is_index: bool
+    platforms: dict[str, Digest] = field(default_factory=dict)  # an index's platform children
+    annotations: dict[str, str] = field(default_factory=dict)
+    config: Digest | None = None  # an image's config blob, when it is an image config
+
+    @property
+    def label_annotations(self) -> dict[str, str]:
+        """The OCI `org.opencontainers.image.*` annotations (labels by another name)."""
+        return {k: v for k, v in self.annotations.items() if k.startswith(LABEL_PREFIX)}
+
+
+def json_object(body: bytes, *, registry: str, what: str) -> dict[str, Any]:
+    """`body` as a JSON object, or a ProtocolError saying `what` it should have been."""
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(registry, f"{what} is not valid JSON") from exc
+    if not isinstance(doc, dict):
+        raise ProtocolError(registry, f"{what} is not a JSON object")
+    return doc
+
+
+def string_map(value: Any) -> dict[str, str]:
+    """The string entries of a JSON object ({} when it is not one)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str)}
+
+
+def _digest_field(raw: Any, *, registry: str, what: str) -> Digest:
+    try:
+        return Digest.parse(str(raw))
+    except ValueError as exc:
+        raise ProtocolError(registry, f"{what}: invalid digest in a manifest: {exc}") from exc
+
+
+def _platforms(entries: list[Any], *, registry: str, what: str) -> dict[str, Digest]:
+    platforms: dict[str, Digest] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        plat = entry.get("platform")
+        if not isinstance(plat, dict) or not plat.get("os") or not plat.get("architecture"):
+            continue
+        platform = Platform(
+            str(plat["os"]), str(plat["architecture"]), str(plat.get("variant") or "")
+        )
+        if platform.is_attestation:
+            continue
+        digest = _digest_field(entry.get("digest"), registry=registry, what=what)
+        platforms.setdefault(str(platform), digest)
+    return platforms
+
+
+def parse_manifest(body: bytes, content_type: str, *, registry: str, what: str) -> Manifest:
+    """The manifest or index in `body` (served as `content_type`), described by `what`."""
+    doc = json_object(body, registry=registry, what=what)
+    media_type = str(doc.get("mediaType") or content_type.split(";")[0].strip())
+    manifests = doc.get("manifests")
+    annotations = string_map(doc.get("annotations"))
+    if isinstance(manifests, list) or media_type in INDEX_MEDIA_TYPES:
+        entries = manifests if isinstance(manifests, list) else []
+        platforms = _platforms(entries, registry=registry, what=what)
+        return Manifest(media_type, True, platforms, annotations)
+    config = doc.get("config")
+    config_digest = None
+    if isinstance(config, dict) and config.get("digest"):
+        config_type = config.get("mediaType")
+        if config_type is None or config_type in _IMAGE_CONFIG_TYPES:
+            config_digest = _digest_field(config["digest"], registry=registry, what=what)
+    return Manifest(media_type, False, {}, annotations, config_digest)
+
+
+def config_labels(body: bytes, *, registry: str, what: str) -> dict[str, str]:
+    """The `config.Labels` of an image config blob."""
+    doc = json_object(body, registry=registry, what=what)
+    config = doc.get("config")
+    return string_map(config.get("Labels") if isinstance(config, dict) else None)
