@@ -27,7 +27,7 @@ from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
 from tagwatch.notify.outbox import alert_on_move, enqueue_skew
 from tagwatch.registry import RegistryClient
-from tagwatch.store import Store
+from tagwatch.store import SlackThreads, Store
 
 __all__ = [
     "JsonFormatter",
@@ -107,8 +107,9 @@ class Metrics:
         )
 
 
-def build_destinations(settings: Settings) -> dict[str, Destination]:
-    """Slack destinations by name: one per routed channel (bot token) or the one webhook."""
+def build_destinations(settings: Settings, *, store: Store | None = None) -> dict[str, Destination]:
+    """Slack destinations by name: one per routed channel (bot token) or the one webhook.
+    Bot destinations keep their thread roots in `store` (in memory without one)."""
     slack = settings.slack
     url = slack.webhook_url()
     if url:
@@ -117,9 +118,15 @@ def build_destinations(settings: Settings) -> dict[str, Destination]:
     if not token:
         return {}
     channels = dict.fromkeys(route.destination for route in settings.routes())
+    roots = SlackThreads(store) if store is not None else None
     return {
         channel: BotDestination(
-            channel, token=token, channel=channel, base_url=slack.base_url, timeout=slack.timeout
+            channel,
+            token=token,
+            channel=channel,
+            base_url=slack.base_url,
+            timeout=slack.timeout,
+            roots=roots,
         )
         for channel in channels
     }
@@ -560,7 +567,7 @@ def build_service(settings: Settings, *, holder: str | None = None) -> Service:
         settings,
         store=store,
         registry=registry,
-        destinations=build_destinations(settings),
+        destinations=build_destinations(settings, store=store),
         holder=holder,
     )
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from tagwatch.core.alerts import Alert, AlertKind
 from tagwatch.errors import TagwatchError
-from tagwatch.notify.slack import Delivered, DeliveryError, Destination
+from tagwatch.notify.delivery import Delivered, DeliveryError, Destination
 
 __all__ = [
     "PERMANENT_RETRY",

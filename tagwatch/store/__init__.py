@@ -15,5 +15,15 @@ wheel ships them as `tagwatch/store/migrations` (or set $TAGWATCH_MIGRATIONS).
 
 from tagwatch.store.engine import database_url, downgrade, upgrade
 from tagwatch.store.repository import OutboxItem, Store, StoreTx, Watch
+from tagwatch.store.threads import SlackThreads
 
-__all__ = ["OutboxItem", "Store", "StoreTx", "Watch", "database_url", "downgrade", "upgrade"]
+__all__ = [
+    "OutboxItem",
+    "SlackThreads",
+    "Store",
+    "StoreTx",
+    "Watch",
+    "database_url",
+    "downgrade",
+    "upgrade",
+]

@@ -27,6 +27,7 @@ __all__ = [
     "LeaseRow",
     "OutboxRow",
     "SightingRow",
+    "SlackThreadRow",
     "UTCDateTime",
     "WatchRow",
 ]
@@ -175,3 +176,15 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime]
+
+
+class SlackThreadRow(Base):
+    """The first message (thread root) of a tag's thread in one Slack channel, so follow-ups
+    find their thread after a restart and on every replica."""
+
+    __tablename__ = "slack_threads"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread: Mapped[str] = mapped_column(String(512), primary_key=True)
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]

@@ -55,6 +55,7 @@ from tagwatch.store.models import (
     LeaseRow,
     OutboxRow,
     SightingRow,
+    SlackThreadRow,
     WatchRow,
 )
 
@@ -720,6 +721,39 @@ class StoreTx:
         self._session.execute(
             delete(LeaseRow)
             .where(LeaseRow.name == name, LeaseRow.holder == holder)
+            .execution_options(synchronize_session=False)
+        )
+
+    # -- slack thread roots -------------------------------------------------------------
+
+    def thread_root(self, channel: str, thread: str) -> str | None:
+        """The `ts` of the first message of `thread` in Slack channel `channel`, if kept."""
+        return self._session.execute(
+            select(SlackThreadRow.ts).where(
+                SlackThreadRow.channel == channel, SlackThreadRow.thread == thread
+            )
+        ).scalar_one_or_none()
+
+    def keep_thread_root(self, channel: str, thread: str, ts: str, *, now: datetime) -> str:
+        """Keep `ts` as the thread's root unless one is kept already (another replica's
+        post got there first); returns the kept root."""
+        self._session.execute(
+            self._insert(SlackThreadRow)
+            .values(channel=channel, thread=thread, ts=ts, created_at=_aware(now))
+            .on_conflict_do_nothing(index_elements=["channel", "thread"])
+        )
+        kept = self.thread_root(channel, thread)
+        return ts if kept is None else kept
+
+    def forget_thread_root(self, channel: str, thread: str, ts: str) -> None:
+        """Drop the root `ts` of `thread` (its message is gone); a newer root stays."""
+        self._session.execute(
+            delete(SlackThreadRow)
+            .where(
+                SlackThreadRow.channel == channel,
+                SlackThreadRow.thread == thread,
+                SlackThreadRow.ts == ts,
+            )
             .execution_options(synchronize_session=False)
         )
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import WebClient
 
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
-from tagwatch.notify.slack import (
-    METADATA_EVENT,
-    BotDestination,
-    DeliveryError,
-    WebhookDestination,
-    parse_retry_after,
-)
+from tagwatch.notify.delivery import DeliveryError
+from tagwatch.notify.sdk import parse_retry_after
+from tagwatch.notify.slack import METADATA_EVENT, BotDestination, WebhookDestination
+from tagwatch.store import SlackThreads, Store
 from tests.notify.factories import A, B, C, move_alert
 from tests.support.slack import VALID_TOKEN, FakeSlack
 
@@ -259,3 +259,98 @@ def test_retry_after_comes_as_seconds_http_date_or_epoch(
     value: str | None, seconds: float | None
 ) -> None:
     assert parse_retry_after(value, now=NOW) == seconds
+
+
+def _named(slack: FakeSlack, channel: str = "#alerts", **kwargs: Any) -> BotDestination:
+    return BotDestination(
+        "alerts", token=VALID_TOKEN, channel=channel, base_url=slack.api_url, timeout=0.5, **kwargs
+    )
+
+
+def test_conversations_history_refuses_a_channel_name_as_slack_does(slack: FakeSlack) -> None:
+    client = WebClient(token=VALID_TOKEN, base_url=slack.api_url)
+    client.chat_postMessage(channel="#alerts", text="hello")
+    for method in ("conversations.history", "conversations.replies"):
+        with pytest.raises(SlackApiError) as info:
+            client.api_call(method, http_verb="GET", params={"channel": "#alerts", "ts": "1"})
+        assert info.value.response["error"] == "channel_not_found"
+
+
+def test_a_channel_name_is_resolved_once_through_every_page_of_conversations_list(
+    slack: FakeSlack,
+) -> None:
+    named = _named(slack)
+    first = named.deliver(move_alert(old=A, new=B), resend=False, now=NOW)
+    named.deliver(move_alert(old=B, new=C, minutes=10), resend=False, now=NOW)
+    named.deliver(move_alert(ref=ImageRef.parse("x/y:1")), resend=True, now=NOW)
+    # Five channels, two a page: #alerts is on the third page.
+    assert slack.calls("conversations.list") == ["conversations.list"] * 3
+    assert first.channel == "C-ALERTS"
+    assert [p.channel for p in slack.posts] == ["C-ALERTS"] * 3
+    assert slack.posts[1].thread_ts == first.ts
+
+
+def test_a_name_without_a_hash_is_a_name_too(slack: FakeSlack) -> None:
+    delivered = _named(slack, "alerts").deliver(move_alert(), resend=True, now=NOW)
+    assert delivered.channel == "C-ALERTS" and not delivered.duplicate
+    assert slack.calls("conversations.list")
+
+
+def test_without_channels_read_the_channel_id_comes_from_the_first_post(
+    slack: FakeSlack,
+) -> None:
+    slack.script("conversations.list", "missing_scope")
+    named = _named(slack)
+    first = named.deliver(move_alert(old=A, new=B), resend=False, now=NOW)
+    follow = move_alert(old=B, new=C, minutes=10)
+    named.deliver(follow, resend=False, now=NOW)
+    assert named.deliver(follow, resend=True, now=NOW).duplicate
+    assert slack.posts[1].thread_ts == first.ts and len(slack.posts) == 2
+    assert slack.calls("conversations.list") == ["conversations.list"]  # not asked again
+
+
+def test_a_channel_name_no_one_has_is_a_permanent_failure(slack: FakeSlack) -> None:
+    with pytest.raises(DeliveryError) as info:
+        _named(slack, "#nowhere").deliver(move_alert(), resend=False, now=NOW)
+    assert info.value.permanent and "channel_not_found" in str(info.value)
+
+
+def test_thread_roots_kept_in_the_store_survive_a_restart(slack: FakeSlack, store: Store) -> None:
+    first = _named(slack, roots=SlackThreads(store)).deliver(move_alert(), resend=False, now=NOW)
+    with store.begin() as tx:
+        assert tx.thread_root("C-ALERTS", "ghcr.io/org/app:prod") == first.ts
+    read = len(slack.calls("conversations.history"))
+    # A restarted service whose token cannot read history still finds the thread.
+    slack.script("conversations.history", "missing_scope")
+    restarted = _named(slack, roots=SlackThreads(store))
+    restarted.deliver(move_alert(old=B, new=C, minutes=10), resend=False, now=NOW)
+    assert slack.posts[1].thread_ts == first.ts
+    assert len(slack.calls("conversations.history")) == read  # the store answered
+
+
+def test_replicas_sharing_a_store_share_threads(slack: FakeSlack, store: Store) -> None:
+    one = _named(slack, "C-ALERTS", roots=SlackThreads(store))
+    two = _named(slack, "#alerts", roots=SlackThreads(store))
+    first = one.deliver(move_alert(), resend=False, now=NOW)
+    two.deliver(move_alert(old=B, new=C, minutes=10), resend=False, now=NOW)
+    assert slack.posts[1].thread_ts == first.ts
+
+
+def test_a_deleted_thread_root_is_replaced_in_the_store(slack: FakeSlack, store: Store) -> None:
+    bot = _named(slack, roots=SlackThreads(store))
+    first = bot.deliver(move_alert(), resend=False, now=NOW)
+    slack.delete(str(first.ts))
+    again = bot.deliver(move_alert(old=B, new=C, minutes=10), resend=False, now=NOW)
+    assert slack.posts[-1].thread_ts is None
+    with store.begin() as tx:
+        assert tx.thread_root("C-ALERTS", "ghcr.io/org/app:prod") == again.ts
+
+
+def test_the_first_root_kept_wins_a_race(store: Store) -> None:
+    roots = SlackThreads(store)
+    assert roots.keep("C1", "t", "1.0", now=NOW) == "1.0"
+    assert roots.keep("C1", "t", "2.0", now=NOW) == "1.0"
+    roots.forget("C1", "t", "2.0")  # not the kept root: left alone
+    assert roots.root("C1", "t") == "1.0"
+    roots.forget("C1", "t", "1.0")
+    assert roots.root("C1", "t") is None

@@ -15,7 +15,8 @@ import pytest
 from tagwatch.core.alerts import Alert
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
-from tagwatch.notify.slack import BotDestination, Delivered, Destination, WebhookDestination
+from tagwatch.notify.delivery import Delivered, Destination
+from tagwatch.notify.slack import BotDestination, WebhookDestination
 from tagwatch.notify.worker import PERMANENT_RETRY, DeliveryReport, Pacer, backoff, deliver_due
 from tagwatch.store import Store
 from tests.notify.factories import T0, move_alert, skew_alert

@@ -20,7 +20,15 @@ from tagwatch.store.engine import head_revision, migrations_dir
 from tagwatch.store.models import Base
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"watches", "sightings", "builds", "build_platforms", "outbox", "leases"}
+TABLES = {
+    "watches",
+    "sightings",
+    "builds",
+    "build_platforms",
+    "outbox",
+    "leases",
+    "slack_threads",
+}
 
 
 def _tables(url: str) -> set[str]:
@@ -65,7 +73,7 @@ def test_each_migration_steps_down_and_up_one_at_a_time(empty_url: str) -> None:
     while (current := _revision(empty_url)) is not None:
         seen.append(current)
         downgrade(empty_url, "-1")
-    assert len(seen) == 6
+    assert len(seen) == 7
     for expected in reversed(seen):
         upgrade(empty_url, "+1")
         assert _revision(empty_url) == expected
@@ -240,6 +248,7 @@ def test_the_public_api_is_what_others_build_on() -> None:
 
     assert set(tagwatch.store.__all__) == {
         "OutboxItem",
+        "SlackThreads",
         "Store",
         "StoreTx",
         "Watch",

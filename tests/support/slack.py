@@ -8,6 +8,10 @@ script is empty calls succeed. Answers: `ok`, `429` or `429:<retry-after>`, `500
 message is posted but the answer never comes), `accept-drop` (posted, then the connection
 closes without an answer), an API error code such as `invalid_auth`, or
 for the webhook `404` (`no_service`), `410`, `403`.
+
+Methods: chat.postMessage (a channel ID or name), conversations.history and
+conversations.replies (IDs only: a name is `channel_not_found`, as on Slack), and
+conversations.list (paged by cursor, a few channels a page).
 """
 
 from __future__ import annotations
@@ -43,9 +47,20 @@ class _State:
     webhook_posts: list[dict[str, Any]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     scripts: dict[str, deque[str]] = field(default_factory=dict)
-    channels: set[str] = field(default_factory=lambda: {"C-ALERTS", "C-OTHER"})
-    #: chat.postMessage also takes a channel name; conversations.* take only IDs (as Slack).
-    names: dict[str, str] = field(default_factory=lambda: {"#alerts": "C-ALERTS"})
+    #: Channel ID → name. chat.postMessage also takes a name (with or without `#`);
+    #: conversations.history and .replies take only IDs and answer a name `channel_not_found`.
+    channels: dict[str, str] = field(
+        default_factory=lambda: {
+            "C-GENERAL": "general",
+            "C-RANDOM": "random",
+            "C-OTHER": "other",
+            "C-DEPLOYS": "deploys",
+            "C-ALERTS": "alerts",
+        }
+    )
+    #: conversations.list answers at most this many channels a page (Slack may send fewer
+    #: than `limit`), so a client that ignores `next_cursor` misses channels.
+    list_page: int = 2
     clock: float = 1_700_000_000.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -126,6 +141,8 @@ class FakeSlack:
                     self._history(body)
                 elif name == "conversations.replies":
                     self._replies(body)
+                elif name == "conversations.list":
+                    self._list(body)
                 else:
                     self._send(200, {"ok": False, "error": "unknown_method"})
 
@@ -145,7 +162,8 @@ class FakeSlack:
 
             def _post(self, body: dict[str, Any], *, reply: bool = True) -> None:
                 channel = str(body.get("channel"))
-                channel = state.names.get(channel, channel)
+                by_name = {n: i for i, n in state.channels.items()}
+                channel = by_name.get(channel.removeprefix("#"), channel)
                 if channel not in state.channels:
                     self._send(200, {"ok": False, "error": "channel_not_found"})
                     return
@@ -155,6 +173,13 @@ class FakeSlack:
                 metadata = body.get("metadata")
                 if isinstance(metadata, str):
                     metadata = json.loads(metadata)
+                thread_ts = body.get("thread_ts") or None
+                with state.lock:
+                    parent = [p for p in state.posts if p.channel == channel and p.ts == thread_ts]
+                if thread_ts and not parent:
+                    # A reply to a deleted (or never posted) message: Slack refuses it.
+                    self._send(200, {"ok": False, "error": "thread_not_found"})
+                    return
                 with state.lock:
                     state.clock += 1
                     ts = f"{state.clock:.6f}"
@@ -163,7 +188,7 @@ class FakeSlack:
                         text=str(body.get("text") or ""),
                         blocks=blocks,
                         ts=ts,
-                        thread_ts=body.get("thread_ts"),
+                        thread_ts=thread_ts,
                         metadata=metadata,
                     )
                     state.posts.append(post)
@@ -190,8 +215,32 @@ class FakeSlack:
                 messages = [self._message(p, meta) for p in reversed(top)][:limit]
                 self._send(200, {"ok": True, "messages": messages, "has_more": False})
 
+            def _list(self, body: dict[str, Any]) -> None:
+                # The cursor is the offset, opaque to clients as Slack's is.
+                types = set(str(body.get("types") or "public_channel").split(","))
+                start = int(str(body.get("cursor") or "0") or 0)
+                limit = min(int(body.get("limit") or 100), state.list_page)
+                with state.lock:
+                    listed = list(state.channels.items()) if "public_channel" in types else []
+                page = listed[start : start + limit]
+                after = start + limit if start + limit < len(listed) else None
+                self._send(
+                    200,
+                    {
+                        "ok": True,
+                        "channels": [
+                            {"id": i, "name": n, "is_channel": True, "is_archived": False}
+                            for i, n in page
+                        ],
+                        "response_metadata": {"next_cursor": "" if after is None else str(after)},
+                    },
+                )
+
             def _replies(self, body: dict[str, Any]) -> None:
                 channel, root = str(body.get("channel")), str(body.get("ts"))
+                if channel not in state.channels:
+                    self._send(200, {"ok": False, "error": "channel_not_found"})
+                    return
                 meta = str(body.get("include_all_metadata")).lower() in ("true", "1")
                 with state.lock:
                     thread = [
