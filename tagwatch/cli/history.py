@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import sys
+from collections.abc import Iterable
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -25,6 +27,7 @@ from tagwatch.core.moves import TagHistory, TagMove
 from tagwatch.core.references import ImageRef
 from tagwatch.core.times import iso_utc
 from tagwatch.errors import UsageError
+from tagwatch.store.audit import MoveFilter
 
 
 def move_json(move: TagMove) -> dict[str, Any]:
@@ -71,35 +74,41 @@ def history(
         if at_t is not None and parsed is not None:
             _print_at(parsed, at_t, tx.history(parsed), output)
             return
-        moves = tx.moves(parsed, since=since_t)
-    rows = [move_json(m) for m in moves]
-    if output is TabularOutput.json:
-        print_json(rows)
-    elif output is TabularOutput.csv:
-        fields = [
-            "ref",
-            "change",
-            "from_digest",
-            "to_digest",
-            "detected_at",
-            "window_start",
-            "source",
-        ]
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    else:
-        table = Table("DETECTED", "REF", "CHANGE", "FROM", "TO", "SOURCE", box=None)
-        for m in moves:
-            table.add_row(
-                m.detected_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                str(m.ref),
-                m.change.value,
-                m.from_digest.short if m.from_digest else "-",
-                m.to_digest.short if m.to_digest else "-",
-                m.source.value,
-            )
-        console.print(table)
+        # Streamed from a server-side cursor and written as read: memory stays flat however
+        # long the history.
+        moves = tx.audit.stream_moves(MoveFilter(ref=parsed, since=since_t))
+        if output is TabularOutput.json:
+            _write_json_array(move_json(m) for m in moves)
+        elif output is TabularOutput.csv:
+            writer = csv.DictWriter(sys.stdout, fieldnames=_FIELDS)
+            writer.writeheader()
+            writer.writerows(move_json(m) for m in moves)
+        else:
+            table = Table("DETECTED", "REF", "CHANGE", "FROM", "TO", "SOURCE", box=None)
+            for m in moves:
+                table.add_row(
+                    m.detected_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                    str(m.ref),
+                    m.change.value,
+                    m.from_digest.short if m.from_digest else "-",
+                    m.to_digest.short if m.to_digest else "-",
+                    m.source.value,
+                )
+            console.print(table)
+
+
+_FIELDS = ["ref", "change", "from_digest", "to_digest", "detected_at", "window_start", "source"]
+
+
+def _write_json_array(items: Iterable[dict[str, Any]]) -> None:
+    """What `print_json(list(items))` prints, written one item at a time."""
+    out = sys.stdout
+    first = True
+    for item in items:
+        body = json.dumps(item, indent=2).replace("\n", "\n  ")
+        out.write(("[\n  " if first else ",\n  ") + body)
+        first = False
+    out.write("[]\n" if first else "\n]\n")
 
 
 def _print_at(ref: ImageRef, at: datetime, tag_history: TagHistory, output: TabularOutput) -> None:

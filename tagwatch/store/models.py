@@ -107,6 +107,10 @@ class SightingRow(Base):
     __table_args__ = (
         UniqueConstraint("registry", "repository", "tag", "seq"),
         Index("ix_sightings_tag_id", "registry", "repository", "tag", "id"),
+        # The feed and `moves since T` walk sightings by time; classifying a move asks whether
+        # the tag had its digest before (migration 0008_web_audit_indexes).
+        Index("ix_sightings_first_seen", "first_seen", "id"),
+        Index("ix_sightings_tag_digest", "registry", "repository", "tag", "digest"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -38,6 +38,7 @@ from tagwatch.core.moves import (
 )
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import StoreError
+from tagwatch.store.audit import AuditReader
 from tagwatch.store.engine import (
     HEAD_REVISION,
     _first_line,
@@ -134,6 +135,11 @@ class StoreTx:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._dialect = session.get_bind().dialect.name
+
+    @property
+    def audit(self) -> AuditReader:
+        """Bounded and streamed reads of the audit trail, in this transaction."""
+        return AuditReader(self._session)
 
     # -- helpers ------------------------------------------------------------------------
 

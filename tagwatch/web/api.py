@@ -1,18 +1,33 @@
-"""The read-only JSON API over the audit trail: tags, a tag's history, moves since a time."""
+"""The read-only JSON API over the audit trail: tags, a tag's history and builds, moves.
+
+Every list is one bounded page (`limit`, at most 1,000). When more follow, the answer carries
+`X-Next-Cursor` and `Link: <…>; rel="next"`; ask again with `cursor=` set to it. Pages are
+keyset-addressed, so moves recorded while a client pages never shift or repeat items.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
-from tagwatch.core.moves import Sighting, TagMove
-from tagwatch.core.references import ImageRef
-from tagwatch.core.times import WHEN_PATTERN, parse_when
-from tagwatch.errors import InvalidReference, StoreError
-from tagwatch.store import Store
+from tagwatch.core.moves import BuildInfo, Sighting, TagMove
+from tagwatch.errors import StoreError
+from tagwatch.store.audit import MoveFilter
+from tagwatch.web import cursors
+from tagwatch.web.listing import (
+    CursorQuery,
+    LimitQuery,
+    cursor_error,
+    move_filter,
+    next_page,
+    store_of,
+    tag_ref,
+    unavailable,
+)
 
 __all__ = ["router"]
 
@@ -52,11 +67,59 @@ class MoveOut(BaseModel):
     source: str
 
 
+class BuildOut(BaseModel):
+    """The build behind a digest the tag pointed to: OCI labels, and platforms of an index."""
+
+    digest: str
+    media_type: str
+    revision: str | None
+    source: str | None
+    created: str | None
+    labels: dict[str, str]
+    platforms: dict[str, str]
+
+
+class BuildsOut(BaseModel):
+    """The builds `ref` pointed to, in the order it first did; digests never recorded with a
+    build (seen before builds were kept) are listed in `unknown`."""
+
+    ref: str
+    builds: list[BuildOut]
+    unknown: list[str]
+
+
 class ErrorOut(BaseModel):
     detail: str
 
 
-def _sighting(s: Sighting) -> SightingOut:
+class Order(StrEnum):
+    oldest = "oldest"
+    newest = "newest"
+
+
+_PAGED: dict[str, Any] = {
+    "headers": {
+        "X-Next-Cursor": {"description": "the cursor of the next page; absent on the last"},
+        "Link": {"description": 'RFC 8288 `<url>; rel="next"`; absent on the last page'},
+    }
+}
+
+_ONE_TAG: dict[int | str, dict[str, Any]] = {
+    200: _PAGED,
+    400: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    503: {"model": ErrorOut},
+}
+
+
+def _after_seq(cursor: str | None) -> int:
+    try:
+        return cursors.decode_seq(cursor) if cursor else 0
+    except cursors.BadCursor as exc:
+        raise cursor_error(exc) from None
+
+
+def sighting_out(s: Sighting) -> SightingOut:
     return SightingOut(
         digest=str(s.digest) if s.digest else None,
         first_seen=s.first_seen,
@@ -65,7 +128,7 @@ def _sighting(s: Sighting) -> SightingOut:
     )
 
 
-def _move(m: TagMove) -> MoveOut:
+def move_out(m: TagMove) -> MoveOut:
     return MoveOut(
         ref=str(m.ref),
         change=m.change.value,
@@ -77,72 +140,129 @@ def _move(m: TagMove) -> MoveOut:
     )
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.service.store
-    return store
+def build_out(digest: str, build: BuildInfo) -> BuildOut:
+    return BuildOut(
+        digest=digest,
+        media_type=build.media_type,
+        revision=build.revision,
+        source=build.source,
+        created=build.label("created"),
+        labels=dict(build.labels),
+        platforms={p: str(d) for p, d in build.platforms.items()},
+    )
 
 
-def _unavailable(exc: StoreError) -> HTTPException:
-    return HTTPException(status_code=503, detail=str(exc))
-
-
-@router.get("/tags", response_model=list[TagOut], responses={503: {"model": ErrorOut}})
-def list_tags(request: Request) -> list[TagOut]:
-    """Every tag with recorded history and its current sighting."""
+@router.get(
+    "/tags",
+    response_model=list[TagOut],
+    responses={200: _PAGED, 400: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+def list_tags(
+    request: Request,
+    response: Response,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+    q: Annotated[
+        str | None, Query(max_length=512, description="Only refs containing this text.")
+    ] = None,
+) -> list[TagOut]:
+    """Tags with recorded history and their current sighting, sorted by reference."""
     try:
-        with _store(request).begin() as tx:
-            rows = tx.tags()
+        after = cursors.decode_tag(cursor) if cursor else None
+    except cursors.BadCursor as exc:
+        raise cursor_error(exc) from None
+    try:
+        with store_of(request).begin() as tx:
+            rows, more = tx.audit.tags_page(after=after, limit=limit, search=q or None)
     except StoreError as exc:
-        raise _unavailable(exc) from exc
-    return [TagOut(ref=str(ref), current=_sighting(s)) for ref, s in rows]
+        raise unavailable(exc) from exc
+    next_page(request, response, cursors.encode(more) if more else None)
+    return [TagOut(ref=str(ref), current=sighting_out(s)) for ref, s in rows]
 
 
 @router.get(
     "/tags/{ref:path}/history",
     response_model=HistoryOut,
-    responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=_ONE_TAG,
 )
-def tag_history(ref: str, request: Request) -> HistoryOut:
+def tag_history(
+    ref: str,
+    request: Request,
+    response: Response,
+    limit: LimitQuery = 1000,
+    cursor: CursorQuery = None,
+) -> HistoryOut:
     """Every digest `ref` (e.g. `ghcr.io/org/app:v1`) pointed to, oldest first."""
-    # A reference that does not parse names no tag we could have history for: 404, with why.
+    image = tag_ref(ref)
+    after = _after_seq(cursor)
     try:
-        image = ImageRef.parse(ref)
-    except InvalidReference as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
-    if image.tag is None or image.digest is not None:
-        raise HTTPException(status_code=404, detail=f"{ref} is not a tag (history is kept per tag)")
-    try:
-        with _store(request).begin() as tx:
-            history = tx.history(image)
+        with store_of(request).begin() as tx:
+            sightings, more = tx.audit.sightings_page(image, after_seq=after, limit=limit)
     except StoreError as exc:
-        raise _unavailable(exc) from exc
-    if not history.sightings:
+        raise unavailable(exc) from exc
+    if not sightings and after == 0:
         raise HTTPException(status_code=404, detail=f"no history for {image}")
-    return HistoryOut(ref=str(image), sightings=[_sighting(s) for s in history.sightings])
+    next_page(request, response, cursors.encode(more) if more else None)
+    return HistoryOut(ref=str(image), sightings=[sighting_out(s) for s in sightings])
 
 
-@router.get("/moves", response_model=list[MoveOut], responses={503: {"model": ErrorOut}})
+@router.get(
+    "/tags/{ref:path}/builds",
+    response_model=BuildsOut,
+    responses=_ONE_TAG,
+)
+def tag_builds(
+    ref: str,
+    request: Request,
+    response: Response,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> BuildsOut:
+    """The builds (revision, labels, platforms) of each digest `ref` pointed to."""
+    image = tag_ref(ref)
+    after = _after_seq(cursor)
+    try:
+        with store_of(request).begin() as tx:
+            digests, more = tx.audit.digests_page(image, after_seq=after, limit=limit)
+            builds = tx.builds(digests)
+    except StoreError as exc:
+        raise unavailable(exc) from exc
+    if not digests and after == 0:
+        raise HTTPException(status_code=404, detail=f"no history for {image}")
+    next_page(request, response, cursors.encode(more) if more else None)
+    return BuildsOut(
+        ref=str(image),
+        builds=[build_out(str(d), builds[d]) for d in digests if d in builds],
+        unknown=[str(d) for d in digests if d not in builds],
+    )
+
+
+@router.get(
+    "/moves",
+    response_model=list[MoveOut],
+    responses={200: _PAGED, 400: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
 def list_moves(
     request: Request,
-    since: Annotated[
-        str | None,
-        Query(
-            description="Only moves detected at or after this time: ISO 8601 "
-            "(2026-11-29T10:00:00Z) or a span ago (90m, 2h, 7d), as `tagwatch history --since`",
-            pattern=WHEN_PATTERN,
-        ),
-    ] = None,
+    response: Response,
+    wanted: Annotated[MoveFilter, Depends(move_filter)],
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+    order: Annotated[
+        Order, Query(description="`oldest` first (an audit trail) or `newest` first (a feed).")
+    ] = Order.oldest,
 ) -> list[MoveOut]:
-    """Moves of every tag, oldest first."""
+    """Moves of every tag (or those the filters name), oldest first."""
     try:
-        since_t = parse_when(since, now=datetime.now(UTC)) if since is not None else None
-    except ValueError as exc:
-        # The shape FastAPI documents for 422 (HTTPValidationError), so clients parse one form.
-        detail = [{"loc": ["query", "since"], "msg": str(exc), "type": "value_error"}]
-        raise HTTPException(status_code=422, detail=detail) from None
+        after = cursors.decode_move(cursor) if cursor else None
+    except cursors.BadCursor as exc:
+        raise cursor_error(exc) from None
     try:
-        with _store(request).begin() as tx:
-            moves = tx.moves(since=since_t)
+        with store_of(request).begin() as tx:
+            page, more = tx.audit.moves_page(
+                wanted, after=after, limit=limit, newest_first=order is Order.newest
+            )
     except StoreError as exc:
-        raise _unavailable(exc) from exc
-    return [_move(m) for m in moves]
+        raise unavailable(exc) from exc
+    next_page(request, response, cursors.encode(more) if more else None)
+    return [move_out(r.move) for r in page]

@@ -1,0 +1,76 @@
+"""Opaque page cursors: a store position (keyset) written as URL-safe text, and read back.
+
+A cursor is base64url of a small versioned JSON list. Clients must treat it as opaque; it is
+only ever produced by a previous answer, so one that does not read is a client error.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from tagwatch.store.audit import MoveKey, TagKey
+
+__all__ = ["BadCursor", "decode_move", "decode_seq", "decode_tag", "encode"]
+
+
+class BadCursor(ValueError):
+    """The cursor was not one this API handed out."""
+
+
+def _pack(kind: str, *parts: Any) -> str:
+    raw = json.dumps([kind, *parts], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unpack(kind: str, cursor: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parts = json.loads(raw)
+    except ValueError:
+        raise BadCursor("cursor is not one this API handed out: use next_cursor as given") from None
+    if not isinstance(parts, list) or not parts or parts[0] != kind:
+        raise BadCursor(f"cursor is not a {kind} cursor: use the one from the same list")
+    return parts[1:]
+
+
+def encode(position: MoveKey | TagKey | int) -> str:
+    """The cursor of a page that starts after `position`."""
+    if isinstance(position, MoveKey):
+        return _pack("m", position.detected_at.isoformat(), position.id)
+    if isinstance(position, TagKey):
+        return _pack("t", position.registry, position.repository, position.tag)
+    return _pack("n", position)
+
+
+def decode_move(cursor: str) -> MoveKey:
+    try:
+        when, row = _unpack("m", cursor)
+        key = MoveKey(datetime.fromisoformat(when), int(row))
+    except (TypeError, ValueError) as exc:
+        raise BadCursor(str(exc) if isinstance(exc, BadCursor) else "malformed cursor") from None
+    if key.detected_at.tzinfo is None:
+        raise BadCursor("malformed cursor")
+    return key
+
+
+def decode_tag(cursor: str) -> TagKey:
+    try:
+        registry, repository, tag = _unpack("t", cursor)
+    except (TypeError, ValueError) as exc:
+        raise BadCursor(str(exc) if isinstance(exc, BadCursor) else "malformed cursor") from None
+    if not all(isinstance(p, str) for p in (registry, repository, tag)):
+        raise BadCursor("malformed cursor")
+    return TagKey(registry, repository, tag)
+
+
+def decode_seq(cursor: str) -> int:
+    try:
+        (number,) = _unpack("n", cursor)
+    except (TypeError, ValueError) as exc:
+        raise BadCursor(str(exc) if isinstance(exc, BadCursor) else "malformed cursor") from None
+    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+        raise BadCursor("malformed cursor")
+    return number
