@@ -23,6 +23,7 @@ from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
 from tagwatch.app.settings import BudgetSettings, ClusterEntry, Settings
 from tagwatch.core.moves import Source
 from tagwatch.core.references import ImageRef
+from tagwatch.core.times import iso_utc
 from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
 from tagwatch.notify.outbox import alert_on_move, enqueue_skew
@@ -84,6 +85,12 @@ class Metrics:
         self.budget_available = Gauge(
             "tagwatch_registry_budget_available",
             "Tag checks the request budget allows now",
+            ["registry"],
+            registry=r,
+        )
+        self.stuck = Gauge(
+            "tagwatch_registry_stuck",
+            "1 while the registry has not answered within its request deadline",
             ["registry"],
             registry=r,
         )
@@ -404,6 +411,7 @@ class Service:
             elif result.move is not None and result.move.is_move:
                 self.metrics.moves.labels(host, result.move.change.value).inc()
         self.metrics.requests.set(self.registry.requests_sent)
+        self.metrics.stuck.labels(host).set(1 if host in self.registry.stuck_hosts else 0)
         status = self.registry.rate_limits.get(host)
         if status is not None:
             budget.observe(status, now)
@@ -547,6 +555,10 @@ class Service:
             None if self.last_cycle is None else now - self.last_cycle
         )
         checks["leader"] = self.leader
+        # Detail, not a reason to be unready: restarting tagwatch does not unstick a registry.
+        checks["stuck_registries"] = {
+            name: iso_utc(since) for name, since in sorted(self.registry.stuck_hosts.items())
+        }
         stale = tick_age is None or tick_age > max(30.0, self.settings.scheduler.tick * 10)
         checks["ready"] = bool(checks["scheduler"] and checks["database"] and not stale)
         return checks

@@ -102,6 +102,10 @@ class RegistryEntry(_Secret):
     password_file: Path | None = None
     allowed_auth_hosts: tuple[str, ...] = ()
     budget: BudgetSettings = BudgetSettings()
+    request_deadline: float = 30.0
+    check_deadline: float = 60.0
+
+    _deadlines = field_validator("request_deadline", "check_deadline", mode="before")(_duration)
 
     def password(self) -> str | None:
         return self._resolve(self.password_env, self.password_file)
@@ -319,6 +323,8 @@ class Settings(BaseSettings):
                 password=entry.password(),
                 max_concurrency=entry.budget.concurrency,
                 allowed_auth_hosts=entry.allowed_auth_hosts,
+                request_deadline=entry.request_deadline,
+                check_deadline=entry.check_deadline,
             )
             for host, entry in self.registries.items()
         }

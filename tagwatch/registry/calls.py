@@ -9,7 +9,6 @@ import httpx
 from tagwatch.core.retry_after import parse_retry_after
 from tagwatch.errors import (
     AccessDenied,
-    DeadlineExceeded,
     ProtocolError,
     RateLimited,
     RegistryError,
@@ -18,7 +17,7 @@ from tagwatch.errors import (
 from tagwatch.registry.hosts import Host
 from tagwatch.registry.retry import Busy, RetryPolicy, send_with_retries
 from tagwatch.registry.tokens import Authenticator
-from tagwatch.registry.transport import TooSlow, describe_transport_error, tls_failure
+from tagwatch.registry.transport import describe_transport_error, tls_failure
 
 __all__ = ["Caller"]
 
@@ -79,13 +78,6 @@ class Caller:
             )
 
         def unreachable(exc: httpx.TransportError, attempts: int) -> RegistryError:
-            if isinstance(exc, TooSlow):
-                return DeadlineExceeded(
-                    host.registry,
-                    f"{describe_transport_error(exc)}, {attempts} times; the registry is stuck "
-                    "or very slow",
-                    deadline=exc.deadline,
-                )
             return RegistryUnavailable(
                 host.registry,
                 f"{describe_transport_error(exc)} after {attempts} attempts; check "

@@ -17,7 +17,13 @@ import httpx
 from tagwatch.core.digests import MANIFEST_ACCEPT, Digest
 from tagwatch.core.moves import BuildInfo, Observation, Source
 from tagwatch.core.references import ImageRef
-from tagwatch.errors import DigestMismatch, ProtocolError, RegistryError, UsageError
+from tagwatch.errors import (
+    DeadlineExceeded,
+    DigestMismatch,
+    ProtocolError,
+    RegistryError,
+    UsageError,
+)
 from tagwatch.registry.calls import Caller
 from tagwatch.registry.hosts import DOCKER_CREDENTIALS_LIFE, Host, Hosts, RegistrySettings
 from tagwatch.registry.manifests import config_labels, json_object, parse_manifest
@@ -26,7 +32,6 @@ from tagwatch.registry.retry import RetryPolicy
 from tagwatch.registry.tokens import Authenticator
 from tagwatch.registry.transport import (
     DEFAULT_MAX_BODY,
-    DEFAULT_REQUEST_DEADLINE,
     USER_AGENT,
     Transport,
     error_codes,
@@ -123,7 +128,9 @@ class RegistryClient:
 
     Credentials come from `settings[host]`, ECR (boto3) for ECR hosts, or the docker config.
     When `http` is given it is used for every host as is (its TLS settings included).
-    `max_body` caps every response body; `request_deadline` bounds one exchange in total.
+    `max_body` caps every response body. Each host's settings bound one exchange
+    (`request_deadline`) and one `observe` (`check_deadline`) in total; `stuck_hosts` names
+    the hosts that missed their deadline and have not answered since.
     """
 
     def __init__(
@@ -137,7 +144,6 @@ class RegistryClient:
         timeout: float = 10.0,
         retry_base: float = 0.25,
         max_body: int = DEFAULT_MAX_BODY,
-        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
         docker_credentials_life: timedelta = DOCKER_CREDENTIALS_LIFE,
     ) -> None:
         self._hosts = Hosts(
@@ -147,7 +153,6 @@ class RegistryClient:
             http,
             timeout=timeout,
             max_body=max_body,
-            deadline=request_deadline,
             on_response=self._note_rate_limit,
         )
         self._retry = RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait, base=retry_base)
@@ -178,6 +183,11 @@ class RegistryClient:
     def rate_limits(self) -> Mapping[str, RateLimitStatus]:
         """The last rate-limit headers seen, per registry (e.g. `docker.io`)."""
         return MappingProxyType(self._rate_limits)
+
+    @property
+    def stuck_hosts(self) -> Mapping[str, datetime]:
+        """Registries that missed their request deadline and have not answered since: since when."""
+        return {h.registry: h.stuck_since for h in self._hosts if h.stuck_since is not None}
 
     @property
     def requests_sent(self) -> int:
@@ -292,12 +302,24 @@ class RegistryClient:
         now: Callable[[], datetime],
         source: Source = Source.POLL,
     ) -> Observation:
-        """What `ref` points to now; describes the digest when `known(digest)` is False."""
-        digest = await self.resolve(ref)
-        seen_at = now()  # when the registry answered, before any describe() fetches
-        build = None
-        if digest is not None and not known(digest):
-            build = await self.describe(ref, digest)
+        """What `ref` points to now; describes the digest when `known(digest)` is False.
+
+        Raises DeadlineExceeded when it takes longer than the host's `check_deadline`.
+        """
+        deadline = self._hosts.of(ref).settings.check_deadline
+        try:
+            async with asyncio.timeout(deadline):
+                digest = await self.resolve(ref)
+                seen_at = now()  # when the registry answered, before any describe() fetches
+                build = None
+                if digest is not None and not known(digest):
+                    build = await self.describe(ref, digest)
+        except TimeoutError as exc:
+            raise DeadlineExceeded(
+                ref.registry,
+                f"{ref}: check took longer than {deadline:g} s; the registry is stuck or very slow",
+                deadline=deadline,
+            ) from exc
         return Observation(ref=ref, digest=digest, seen_at=seen_at, source=source, build=build)
 
     async def list_tags(self, ref: ImageRef) -> list[str]:

@@ -33,6 +33,8 @@ class RegistrySettings:
     password: str | None = field(default=None, repr=False)
     max_concurrency: int = 8
     allowed_auth_hosts: tuple[str, ...] = ()  # extra token-realm hosts credentials may go to
+    request_deadline: float = 30.0  # seconds for one whole exchange, however slowly it drips
+    check_deadline: float = 60.0  # seconds for one tag check: resolve, describe, retries
 
 
 @dataclass
@@ -52,6 +54,10 @@ class Host:
     withheld_from: str | None = None  # a token realm we did not trust with the credentials
     head_misses: int = 0  # HEADs in a row that answered no digest (405, 404 or no header)
     resolves: int = 0
+    # Since when the host has not answered within its deadline (None: it answers). While it
+    # is stuck one request probes it and the others fail at once, so it cannot hold a tick.
+    stuck_since: datetime | None = None
+    probing: bool = False
 
 
 class Hosts:

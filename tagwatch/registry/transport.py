@@ -11,18 +11,17 @@ import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 import httpx
 
-from tagwatch.errors import ProtocolError
+from tagwatch.errors import DeadlineExceeded, ProtocolError
 from tagwatch.registry.auth import is_loopback
 from tagwatch.registry.hosts import Host
 
 __all__ = [
     "DEFAULT_MAX_BODY",
-    "DEFAULT_REQUEST_DEADLINE",
     "USER_AGENT",
-    "TooSlow",
     "Transport",
     "describe_transport_error",
     "error_codes",
@@ -38,21 +37,10 @@ _MAX_REDIRECTS = 5
 #: No answer we need (manifest, config blob, tags list, error) comes near this; a server that
 #: sends more is misconfigured or hostile, and reading it whole could exhaust memory.
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
-#: httpx's timeouts are per read: a server dripping a byte every few seconds never trips them.
-#: This bounds one whole exchange (connect, headers, body) instead.
-DEFAULT_REQUEST_DEADLINE = 30.0
 
 
 class Truncated(httpx.TransportError):
     """A body shorter than its Content-Length (a connection cut mid-transfer)."""
-
-
-class TooSlow(httpx.TimeoutException):
-    """One exchange took longer than its total deadline (a drip-feeding or silent server)."""
-
-    def __init__(self, deadline: float, *, request: httpx.Request) -> None:
-        self.deadline = deadline
-        super().__init__(f"no complete answer within {deadline:g} s", request=request)
 
 
 class _CappedStream(httpx.AsyncByteStream):
@@ -129,8 +117,6 @@ def _speaks_no_tls(exc: BaseException) -> bool:
 
 def describe_transport_error(exc: httpx.TransportError) -> str:
     """A short phrase for a network failure, fit for a one-line message."""
-    if isinstance(exc, TooSlow):
-        return str(exc)
     if isinstance(exc, httpx.ConnectTimeout):
         return "connection timed out"
     if isinstance(exc, httpx.TimeoutException):
@@ -160,7 +146,9 @@ class Transport:
     - An insecure host that speaks no TLS is retried over plain HTTP (and back, behind nginx).
     - Bodies above `max_body` are refused, before reading when declared; a body shorter than
       its Content-Length is a transport error (retried).
-    - Each exchange has `deadline` seconds in total, however slowly the server drips.
+    - Each exchange has the host's `request_deadline` in total, however slowly the server
+      drips (httpx's timeouts are per read). A host that misses it is stuck: until it answers
+      again, one request at a time probes it and the others fail at once (DeadlineExceeded).
     """
 
     def __init__(
@@ -169,7 +157,6 @@ class Transport:
         *,
         timeout: float = 10.0,
         max_body: int = DEFAULT_MAX_BODY,
-        deadline: float = DEFAULT_REQUEST_DEADLINE,
         on_response: Callable[[Host, httpx.Response], None] | None = None,
     ) -> None:
         self._own_http = http is None
@@ -177,7 +164,6 @@ class Transport:
         self._insecure_http: httpx.AsyncClient | None = None
         self.timeout = timeout
         self.max_body = max_body
-        self.deadline = deadline
         self._on_response = on_response
         self.requests_sent = 0
 
@@ -256,10 +242,15 @@ class Transport:
     async def _exchange(
         self, client: httpx.AsyncClient, request: httpx.Request, host: Host, url: httpx.URL
     ) -> httpx.Response:
-        """Send and read the whole (capped) body within the deadline."""
+        """Send and read the whole (capped) body within the host's deadline."""
+        deadline = host.settings.request_deadline
+        probe = host.stuck_since is not None
+        if probe and host.probing:
+            raise _still_stuck(host)
+        host.probing = probe
         self.requests_sent += 1
         try:
-            async with asyncio.timeout(self.deadline):
+            async with asyncio.timeout(deadline):
                 response = await client.send(request, stream=True)
                 try:
                     declared = response.headers.get("content-length", "")
@@ -275,8 +266,39 @@ class Transport:
                 finally:
                     await response.aclose()
         except TimeoutError as exc:
-            raise TooSlow(self.deadline, request=request) from exc
+            if host.stuck_since is None:
+                host.stuck_since = datetime.now(UTC)
+                log.warning(
+                    "%s: no complete answer within %g s; its checks fail at once until it "
+                    "answers again",
+                    host.registry,
+                    deadline,
+                )
+            # Not a transport error on purpose: retrying a host that just let a whole deadline
+            # pass only multiplies the wait (the next check probes it again).
+            raise DeadlineExceeded(
+                host.registry,
+                f"{url.path}: no complete answer within {deadline:g} s; the registry is stuck "
+                "or very slow",
+                deadline=deadline,
+            ) from exc
+        finally:
+            if probe:
+                host.probing = False
+        if host.stuck_since is not None:
+            log.info("%s: answers again", host.registry)
+            host.stuck_since = None
         return response
+
+
+def _still_stuck(host: Host) -> DeadlineExceeded:
+    since = host.stuck_since.strftime("%H:%M:%S UTC") if host.stuck_since else "?"
+    deadline = host.settings.request_deadline
+    return DeadlineExceeded(
+        host.registry,
+        f"has not answered within {deadline:g} s since {since}; not asked again until it does",
+        deadline=deadline,
+    )
 
 
 def _is_tls_port(url: httpx.URL, host: Host, response: httpx.Response) -> bool:
