@@ -14,10 +14,12 @@ from slack_sdk.web import WebClient
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
 from tagwatch.notify.delivery import DeliveryError
+from tagwatch.notify.render import render
 from tagwatch.notify.sdk import parse_retry_after
 from tagwatch.notify.slack import METADATA_EVENT, BotDestination, WebhookDestination
 from tagwatch.store import SlackThreads, Store
 from tests.notify.factories import A, B, C, move_alert
+from tests.support.blockkit import validated
 from tests.support.slack import VALID_TOKEN, FakeSlack
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -354,3 +356,23 @@ def test_the_first_root_kept_wins_a_race(store: Store) -> None:
     assert roots.root("C1", "t") == "1.0"
     roots.forget("C1", "t", "1.0")
     assert roots.root("C1", "t") is None
+
+
+def test_a_webhook_gets_the_same_blocks_as_a_bot_and_a_text_fallback(
+    slack: FakeSlack, bot: BotDestination, hook: WebhookDestination
+) -> None:
+    alert = move_alert()
+    bot.deliver(alert, resend=False, now=NOW)
+    hook.deliver(alert, resend=False, now=NOW)
+    [post], [body] = slack.posts, slack.webhook_posts
+    text, blocks = render(alert)
+    assert post.blocks == validated(blocks) == body["blocks"]
+    assert post.text == body["text"] == text and text.startswith("ghcr.io/org/app:prod was")
+
+
+def test_blocks_slack_would_refuse_are_a_permanent_failure(slack: FakeSlack) -> None:
+    client = WebClient(token=VALID_TOKEN, base_url=slack.api_url)
+    too_long = [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}]
+    with pytest.raises(SlackApiError) as info:
+        client.chat_postMessage(channel="C-ALERTS", text="x", blocks=too_long)
+    assert info.value.response["error"] == "invalid_blocks" and slack.posts == []

@@ -9,6 +9,7 @@ message is posted but the answer never comes), `accept-drop` (posted, then the c
 closes without an answer), an API error code such as `invalid_auth`, or
 for the webhook `404` (`no_service`), `410`, `403`.
 
+Blocks that slack_sdk's models or Slack's limits refuse get `invalid_blocks`, as on Slack.
 Methods: chat.postMessage (a channel ID or name), conversations.history and
 conversations.replies (IDs only: a name is `channel_not_found`, as on Slack), and
 conversations.list (paged by cursor, a few channels a page).
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.support.blockkit import problems
 
 VALID_TOKEN = "xoxb-test-token-5f2c"
 WEBHOOK_PATH = "/services/T000/B000/secretwebhookpart"
@@ -147,7 +150,9 @@ class FakeSlack:
                     self._send(200, {"ok": False, "error": "unknown_method"})
 
             def _webhook(self, answer: str, body: dict[str, Any]) -> None:
-                if answer == "ok":
+                if answer == "ok" and problems(body.get("blocks") or []):
+                    self._send_text(400, "invalid_blocks")
+                elif answer == "ok":
                     with state.lock:
                         state.webhook_posts.append(body)
                     self._send_text(200, "ok")
@@ -170,6 +175,10 @@ class FakeSlack:
                 blocks = body.get("blocks") or []
                 if isinstance(blocks, str):
                     blocks = json.loads(blocks)
+                if problems(blocks):
+                    # Slack refuses a message whose blocks its own models would not build.
+                    self._send(200, {"ok": False, "error": "invalid_blocks"})
+                    return
                 metadata = body.get("metadata")
                 if isinstance(metadata, str):
                     metadata = json.loads(metadata)
