@@ -10,12 +10,22 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tagwatch.core.digests import Digest
-from tagwatch.core.moves import BuildInfo, Change, Observation, Source, TagMove, classify
+from tagwatch.core.moves import (
+    BuildInfo,
+    Change,
+    Observation,
+    Source,
+    TagHistory,
+    TagMove,
+    classify,
+)
 from tagwatch.core.references import ImageRef
+from tagwatch.core.signing import SignatureVerdict
 from tagwatch.core.times import iso_utc
 from tagwatch.errors import InternalError, TagNotFound, TagwatchError
 
 if TYPE_CHECKING:
+    from tagwatch.app.signatures import SignatureJudge
     from tagwatch.registry import RegistryClient
     from tagwatch.store import Store, StoreTx
 
@@ -43,6 +53,9 @@ class CheckResult:
     move: TagMove | None = None
     build: BuildInfo | None = None
     error: TagwatchError | None = None
+    #: The signing policy's verdict on the digest this check moved the tag to (if a policy
+    #: covers the tag).
+    signature: SignatureVerdict | None = None
 
     @property
     def digest(self) -> Digest | None:
@@ -65,8 +78,21 @@ class CheckResult:
             "source": build.source if build else None,
             "window_start": iso_utc(self.move.window_start if self.move else None),
             "detected_at": iso_utc(self.move.detected_at if self.move else None),
+            "signature": signature_json(self.signature),
             "error": None if self.error is None else str(self.error),
         }
+
+
+def signature_json(verdict: SignatureVerdict | None) -> dict[str, Any] | None:
+    """A verdict as the JSON outputs (check, history, the API) show it."""
+    if verdict is None:
+        return None
+    return {
+        "policy": verdict.policy,
+        "status": verdict.status.value,
+        "signed_by": verdict.signed_by,
+        "reason": verdict.reason,
+    }
 
 
 def _str(value: object | None) -> str | None:
@@ -101,6 +127,36 @@ async def _observe(
     return observation
 
 
+async def _judge_new_digests(
+    tags: Sequence[ImageRef],
+    outcomes: Sequence[Observation | TagwatchError],
+    histories: Mapping[ImageRef, TagHistory],
+    judge: SignatureJudge | None,
+    registry: RegistryClient,
+    limit: asyncio.Semaphore,
+) -> dict[ImageRef, SignatureVerdict]:
+    """Each digest a tag is moving to, judged by its signing policy (in the network phase, so
+    no transaction waits on the registry). A tag staying where it was is not judged again."""
+    if not judge:
+        return {}
+
+    async def one(ref: ImageRef, observation: Observation) -> SignatureVerdict | None:
+        assert observation.digest is not None
+        async with limit:
+            return await judge.judge(ref, observation.digest, observation.build, registry=registry)
+
+    pending = {}
+    for ref, outcome in zip(tags, outcomes, strict=True):
+        current = histories[ref].current
+        if not isinstance(outcome, Observation) or outcome.digest is None:
+            continue
+        if current is not None and current.digest == outcome.digest:
+            continue
+        pending[ref] = outcome
+    found = await asyncio.gather(*(one(ref, o) for ref, o in pending.items()))
+    return {ref: v for ref, v in zip(pending, found, strict=True) if v is not None}
+
+
 def _unique(refs: Iterable[ImageRef]) -> list[ImageRef]:
     return list(dict.fromkeys(ref.untagged() for ref in refs))
 
@@ -114,6 +170,7 @@ async def run_check(
     source: Source = Source.POLL,
     on_move: OnMove | None = None,
     concurrency: int = 128,
+    signatures: SignatureJudge | None = None,
 ) -> list[CheckResult]:
     """Check `refs` now (concurrently), record what moved, and return one result per ref.
 
@@ -133,6 +190,7 @@ async def run_check(
             for ref in tags
         )
     )
+    verdicts = await _judge_new_digests(tags, outcomes, histories, signatures, registry, limit)
 
     with store.begin() as tx:
         current = {h.current.digest for h in histories.values() if h.current and h.current.digest}
@@ -166,9 +224,12 @@ async def run_check(
                 unchanged.append(outcome)
             # Only the writer that appended the move alerts on it: a concurrent check that saw
             # the same re-push (or an older answer) must not alert a second time.
+            verdict = verdicts.get(ref) if recorded and move.is_move else None
+            if verdict is not None and outcome.digest is not None:
+                tx.record_signature(ref, outcome.digest, verdict, at=outcome.seen_at)
             if recorded and move.is_move and on_move is not None:
                 on_move(tx, move, build)
-            by_ref[ref] = CheckResult(ref, move=move, build=build)
+            by_ref[ref] = CheckResult(ref, move=move, build=build, signature=verdict)
         if unchanged:
             # One UPDATE for every unchanged tag, guarded by the digest seen (a move recorded
             # meanwhile is not credited with it); the earliest time keeps last_seen honest.

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tagwatch.registry import RegistryClient, RegistrySettings
 from tagwatch.store import Store, database_url
 
-__all__ = ["open_store", "registry_client", "registry_settings"]
+if TYPE_CHECKING:
+    from tagwatch.app.settings import SigningPolicyEntry
+    from tagwatch.app.signatures import SignatureJudge
+
+__all__ = ["open_store", "registry_client", "registry_settings", "signature_judge"]
 
 
 def open_store(url: str | None, *, migrate: bool = True) -> Store:
@@ -32,3 +37,21 @@ def registry_settings(config: str | None) -> dict[str, RegistrySettings]:
     from tagwatch.app.settings import load_settings
 
     return load_settings(Path(config)).registry_settings()
+
+
+def signature_judge(config: str | None) -> SignatureJudge | None:
+    """The signing policies of the YAML config (keys read and checked), if it has any."""
+    if config is None:
+        return None
+    from tagwatch.app.settings import load_settings
+
+    return judge_for(load_settings(Path(config)).signing)
+
+
+def judge_for(entries: Sequence[SigningPolicyEntry]) -> SignatureJudge | None:
+    """A judge for the configured signing policies; None when there are none."""
+    if not entries:
+        return None
+    from tagwatch.app.signatures import SignatureJudge
+
+    return SignatureJudge([entry.policy() for entry in entries])

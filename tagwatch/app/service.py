@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from tagwatch.app.budget import Budget
 from tagwatch.app.check import CheckResult, run_check, utcnow
+from tagwatch.app.context import judge_for
 from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
 from tagwatch.app.settings import BudgetSettings, ClusterEntry, Settings
 from tagwatch.core.moves import Source
@@ -191,6 +192,7 @@ class Service:
         self._stopping = False
         self._deliver_now = asyncio.Event()
         self._on_move = alert_on_move(routes=settings.routes(), labels_of=self.plan.labels_of)
+        self.signatures = judge_for(settings.signing)
         jobs = [
             Job("leases", max(sched.lease_ttl / 3, 0.2), self.renew_leases),
             Job("expand", sched.expand_interval, self.expand),
@@ -384,6 +386,7 @@ class Service:
                 source=Source.POLL,
                 on_move=self._on_move,
                 concurrency=self._concurrency(host),
+                signatures=self.signatures,
             )
         except TagwatchError as exc:
             log.error("poll of %d tags on %s failed: %s", len(batch), host, exc)
@@ -450,6 +453,7 @@ class Service:
                 now=self.now,
                 source=Source.WEBHOOK,
                 on_move=self._on_move,
+                signatures=self.signatures,
             )
             results += batch
             self._account(ticket.ref.registry, batch, Source.WEBHOOK)

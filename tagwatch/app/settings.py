@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +26,7 @@ from pydantic_settings import (
 from tagwatch.core.alerts import DEFAULT_CHANGES, Route
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
+from tagwatch.core.signing import KeylessIdentity, SigningPolicy
 from tagwatch.errors import ConfigError, InvalidReference
 from tagwatch.registry import RegistrySettings
 
@@ -212,6 +220,67 @@ class ClusterEntry(_Model):
     _interval = field_validator("interval", mode="before")(_duration)
 
 
+class KeylessEntry(_Model):
+    """Who may sign without a key: a Fulcio certificate's identity and its OIDC issuer, each
+    exact or a regular expression over the whole value."""
+
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    issuer_regexp: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> KeylessEntry:
+        self.identity_of()  # the core's rules: exactly one of each pair, valid expressions
+        return self
+
+    def identity_of(self) -> KeylessIdentity:
+        return KeylessIdentity(
+            identity=self.identity,
+            identity_regexp=self.identity_regexp,
+            issuer=self.issuer,
+            issuer_regexp=self.issuer_regexp,
+        )
+
+
+class SigningPolicyEntry(_Model):
+    """Who must have signed each new digest of the tags `images` matches (globs over
+    `registry/repository:tag`): cosign public keys (PEM files), keyless identities, or both."""
+
+    name: str = Field(min_length=1)
+    images: tuple[str, ...] = Field(min_length=1)
+    keys: tuple[Path, ...] = ()
+    keyless: tuple[KeylessEntry, ...] = ()
+    accept_index_signature: bool = True
+    trust_root: str = "production"
+
+    @model_validator(mode="after")
+    def _someone_signs(self) -> SigningPolicyEntry:
+        if not self.keys and not self.keyless:
+            raise ValueError("a signing policy needs `keys` or `keyless`")
+        return self
+
+    def policy(self) -> SigningPolicy:
+        """The policy, its key files read (a missing or unreadable file is a ConfigError)."""
+        pems = []
+        for path in self.keys:
+            try:
+                pems.append(path.read_text())
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) else "not a text file"
+                raise ConfigError(
+                    f"signing policy {self.name!r}: cannot read key {path}: {why}"
+                ) from None
+        return SigningPolicy(
+            self.name,
+            self.images,
+            public_keys=tuple(pems),
+            keyless=tuple(k.identity_of() for k in self.keyless),
+            accept_index_signature=self.accept_index_signature,
+            trust_root=self.trust_root,
+        )
+
+
 class WebhookSecret(_Secret):
     """A webhook's shared secret (or GitHub's signing secret), by reference."""
 
@@ -285,6 +354,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     log: LogSettings = LogSettings()
+    signing: tuple[SigningPolicyEntry, ...] = ()
 
     @classmethod
     def settings_customise_sources(
@@ -421,6 +491,23 @@ def _check_references(settings: Settings) -> list[str]:
             load_config(ClusterSettings(kubeconfig=cluster.kubeconfig, context=cluster.context))
         except ConfigError as exc:
             problems.append(f"clusters[{index}] ({cluster.name}): {exc}")
+    problems.extend(_check_signing(settings.signing))
+    return problems
+
+
+def _check_signing(entries: Sequence[SigningPolicyEntry]) -> list[str]:
+    """Key files must be readable PEM public keys; policy names unique."""
+    from tagwatch.signing.checks import PolicyKeys
+
+    problems = []
+    names = [e.name for e in entries]
+    for index, entry in enumerate(entries):
+        if entry.name in names[:index]:
+            problems.append(f"signing[{index}].name: {entry.name!r} is used twice")
+        try:
+            PolicyKeys(entry.policy())
+        except ConfigError as exc:
+            problems.append(f"signing[{index}]: {exc}")
     return problems
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from tagwatch.app.check import CheckResult, run_check
-from tagwatch.app.context import open_store, registry_client, registry_settings
+from tagwatch.app.context import open_store, registry_client, registry_settings, signature_judge
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -35,6 +35,7 @@ _STYLE = {
 
 async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> list[CheckResult]:
     registries = registry_settings(config)  # a bad config fails before the database is touched
+    judge = signature_judge(config)
     store = open_store(db)
     try:
         if not refs:
@@ -43,7 +44,7 @@ async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> li
         if not refs:
             return []
         async with registry_client(registries) as registry:
-            return await run_check(refs, registry=registry, store=store)
+            return await run_check(refs, registry=registry, store=store, signatures=judge)
     finally:
         store.close()
 
@@ -59,7 +60,11 @@ def check(
 ) -> None:
     """Check tags now, record any move in the history, and print what changed.
 
-    Exit code 0 when every check succeeded, 1 when any failed, 2 for bad input.
+    A signing policy in the configuration (`signing:`) is checked on every digest a tag moves
+    to: a digest that is unsigned or wrongly signed is reported and fails the check.
+
+    Exit code 0 when every check succeeded, 1 when any failed (or a new digest failed its
+    signing policy), 2 for bad input.
 
     Example: tagwatch check nginx:1.27 ghcr.io/org/app:prod -o json
     """
@@ -89,5 +94,11 @@ def check(
     for r in results:  # with -o json too: the JSON has the error, stderr says it for humans
         if r.error:
             err_console.print(f"error: {r.ref}: {r.error}", markup=False)
-    if any(r.error for r in results):
+        if r.signature is not None and r.signature.failed and r.digest is not None:
+            err_console.print(
+                f"{r.signature.status.value}: {r.ref} now points to {r.digest.short}: "
+                f"{r.signature.reason} (signing policy {r.signature.policy})",
+                markup=False,
+            )
+    if any(r.error or (r.signature is not None and r.signature.failed) for r in results):
         raise typer.Exit(1)

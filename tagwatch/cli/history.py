@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tagwatch.app.check import utcnow
+from tagwatch.app.check import signature_json, utcnow
 from tagwatch.app.context import open_store
 from tagwatch.cli.common import (
     DbOption,
@@ -25,12 +25,13 @@ from tagwatch.cli.common import (
 )
 from tagwatch.core.moves import TagHistory, TagMove
 from tagwatch.core.references import ImageRef
+from tagwatch.core.signing import SignatureVerdict
 from tagwatch.core.times import iso_utc
 from tagwatch.errors import UsageError
 from tagwatch.store.audit import MoveFilter
 
 
-def move_json(move: TagMove) -> dict[str, Any]:
+def move_json(move: TagMove, signature: SignatureVerdict | None = None) -> dict[str, Any]:
     return {
         "ref": str(move.ref),
         "change": move.change.value,
@@ -39,7 +40,16 @@ def move_json(move: TagMove) -> dict[str, Any]:
         "detected_at": iso_utc(move.detected_at),
         "window_start": iso_utc(move.window_start),
         "source": move.source.value,
+        "signature": signature_json(signature),
     }
+
+
+def _verdict_of(
+    move: TagMove, verdicts: Mapping[tuple[str, str, str], SignatureVerdict]
+) -> SignatureVerdict | None:
+    if move.to_digest is None:
+        return None
+    return verdicts.get((move.ref.registry, move.ref.repository, str(move.to_digest)))
 
 
 @handle_errors
@@ -75,17 +85,21 @@ def history(
             _print_at(parsed, at_t, tx.history(parsed), output)
             return
         # Streamed from a server-side cursor and written as read: memory stays flat however
-        # long the history.
+        # long the history. Signature verdicts are few (digests under a policy): read first.
+        verdicts = tx.signatures([parsed] if parsed is not None else None)
         moves = tx.audit.stream_moves(MoveFilter(ref=parsed, since=since_t))
+        signed = ((m, _verdict_of(m, verdicts)) for m in moves)
         if output is TabularOutput.json:
-            _write_json_array(move_json(m) for m in moves)
+            _write_json_array(move_json(m, v) for m, v in signed)
         elif output is TabularOutput.csv:
             writer = csv.DictWriter(sys.stdout, fieldnames=_FIELDS)
             writer.writeheader()
-            writer.writerows(move_json(m) for m in moves)
+            writer.writerows(_csv_row(m, v) for m, v in signed)
         else:
-            table = Table("DETECTED", "REF", "CHANGE", "FROM", "TO", "SOURCE", box=None)
-            for m in moves:
+            table = Table(
+                "DETECTED", "REF", "CHANGE", "FROM", "TO", "SOURCE", "SIGNATURE", box=None
+            )
+            for m, verdict in signed:
                 table.add_row(
                     m.detected_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
                     str(m.ref),
@@ -93,11 +107,30 @@ def history(
                     m.from_digest.short if m.from_digest else "-",
                     m.to_digest.short if m.to_digest else "-",
                     m.source.value,
+                    verdict.status.value if verdict else "-",
                 )
             console.print(table)
 
 
-_FIELDS = ["ref", "change", "from_digest", "to_digest", "detected_at", "window_start", "source"]
+_FIELDS = [
+    "ref",
+    "change",
+    "from_digest",
+    "to_digest",
+    "detected_at",
+    "window_start",
+    "source",
+    "signature",
+    "signed_by",
+]
+
+
+def _csv_row(move: TagMove, verdict: SignatureVerdict | None) -> dict[str, Any]:
+    return {
+        **move_json(move),
+        "signature": verdict.status.value if verdict else None,
+        "signed_by": verdict.signed_by if verdict else None,
+    }
 
 
 def _write_json_array(items: Iterable[dict[str, Any]]) -> None:

@@ -42,6 +42,7 @@ __all__ = ["USER_AGENT", "RegistryClient", "RegistrySettings"]
 
 log = logging.getLogger(__name__)
 
+_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 _GONE_CODES = frozenset({"MANIFEST_UNKNOWN", "NAME_UNKNOWN"})
 _MAX_PAGES = 10_000
 #: Digests are immutable, so cached builds never go stale; the bound only caps memory.
@@ -360,6 +361,46 @@ class RegistryClient:
                 )
                 break
         return tags
+
+    # -- artifacts attached to an image (signatures, referrers) -------------------------------
+    async def artifact_manifest(self, ref: ImageRef, reference: str) -> tuple[bytes, str] | None:
+        """The manifest at `reference` (a tag such as `sha256-<hex>.sig`, or a digest) in `ref`'s
+        repository, with its media type; None when there is none."""
+        host = self._hosts.of(ref)
+        path = f"/v2/{ref.repository}/manifests/{reference}"
+        scope = f"repository:{ref.repository}:pull"
+        response = await self._caller.call(host, "GET", path, scope, accept=MANIFEST_ACCEPT)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise _unexpected(host, ref, response)
+        if reference.startswith("sha256:"):
+            _verify(host, ref, Digest.parse(reference), response.content, "manifest")
+        return response.content, response.headers.get("content-type", "").split(";")[0].strip()
+
+    async def artifact_blob(self, ref: ImageRef, digest: Digest) -> bytes:
+        """A blob of `ref`'s repository, checked against its digest."""
+        host = self._hosts.of(ref)
+        path = f"/v2/{ref.repository}/blobs/{digest}"
+        response = await self._caller.call(host, "GET", path, f"repository:{ref.repository}:pull")
+        if response.status_code != 200:
+            raise _unexpected(host, ref, response)
+        _verify(host, ref, digest, response.content, "blob")
+        return response.content
+
+    async def referrers(self, ref: ImageRef, digest: Digest) -> bytes | None:
+        """The OCI 1.1 referrers index of `digest`: from the referrers API, or where a registry
+        has none (404), from the referrers tag schema (`sha256-<hex>`); None when neither."""
+        host = self._hosts.of(ref)
+        path = f"/v2/{ref.repository}/referrers/{digest}"
+        scope = f"repository:{ref.repository}:pull"
+        response = await self._caller.call(host, "GET", path, scope, accept=_OCI_INDEX)
+        if response.status_code == 200:
+            return response.content
+        if response.status_code not in (404, 405):
+            raise _unexpected(host, ref, response)
+        fallback = await self.artifact_manifest(ref, f"{digest.algorithm}-{digest.encoded}")
+        return None if fallback is None else fallback[0]
 
     # -- manifests and configs ----------------------------------------------------------------
     async def _manifest(self, host: Host, ref: ImageRef, digest: Digest) -> tuple[bytes, str]:

@@ -27,6 +27,7 @@ __all__ = [
     "LeaseRow",
     "OutboxRow",
     "SightingRow",
+    "SignatureCheckRow",
     "SlackThreadRow",
     "UTCDateTime",
     "WatchRow",
@@ -192,3 +193,21 @@ class SlackThreadRow(Base):
     thread: Mapped[str] = mapped_column(String(512), primary_key=True)
     ts: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+
+
+class SignatureCheckRow(Base):
+    """What the signing policy said of a digest when it became a watched tag's: `signed_by`
+    when it passed, `reason` when not. The latest check per (repository, digest, policy)."""
+
+    __tablename__ = "signature_checks"
+    __table_args__ = (UniqueConstraint("registry", "repository", "digest", "policy"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column("registry", HOST)
+    repository: Mapped[str] = mapped_column(REPOSITORY)
+    digest: Mapped[str] = mapped_column(DIGEST)
+    policy: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32))
+    signed_by: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime]

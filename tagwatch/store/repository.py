@@ -37,6 +37,7 @@ from tagwatch.core.moves import (
     moves_of,
 )
 from tagwatch.core.references import ImageRef
+from tagwatch.core.signing import SignatureStatus, SignatureVerdict
 from tagwatch.errors import StoreError
 from tagwatch.store.audit import AuditReader
 from tagwatch.store.engine import (
@@ -56,6 +57,7 @@ from tagwatch.store.models import (
     LeaseRow,
     OutboxRow,
     SightingRow,
+    SignatureCheckRow,
     SlackThreadRow,
     WatchRow,
 )
@@ -762,6 +764,49 @@ class StoreTx:
             )
             .execution_options(synchronize_session=False)
         )
+
+    # -- signature checks ---------------------------------------------------------------
+
+    def record_signature(
+        self, ref: ImageRef, digest: Digest, verdict: SignatureVerdict, *, at: datetime
+    ) -> None:
+        """Keep `verdict` as what the policy says of `digest` in `ref`'s repository now."""
+        values = {
+            "host": ref.registry,
+            "repository": ref.repository,
+            "digest": str(digest),
+            "policy": verdict.policy,
+            "status": verdict.status.value,
+            "signed_by": verdict.signed_by,
+            "reason": verdict.reason,
+            "checked_at": _aware(at),
+        }
+        keys = ["registry", "repository", "digest", "policy"]
+        changed = {k: values[k] for k in ("status", "signed_by", "reason", "checked_at")}
+        self._session.execute(
+            self._insert(SignatureCheckRow)
+            .values(**values)
+            .on_conflict_do_update(index_elements=keys, set_=changed)
+        )
+
+    def signatures(
+        self, refs: Iterable[ImageRef] | None = None
+    ) -> dict[tuple[str, str, str], SignatureVerdict]:
+        """The latest verdicts on the digests of `refs`' repositories (None: every one), keyed
+        by (registry, repository, digest). Only digests under a signing policy have one."""
+        query = select(SignatureCheckRow).order_by(SignatureCheckRow.checked_at)
+        repos = repo_columns = None
+        if refs is not None:
+            repos = sorted({(r.registry, r.repository) for r in refs})
+            repo_columns = tuple_(SignatureCheckRow.host, SignatureCheckRow.repository)
+        found: dict[tuple[str, str, str], SignatureVerdict] = {}
+        for chunk in [None] if repos is None else _chunks(repos, 200):
+            chosen = query if chunk is None else query.where(repo_columns.in_(chunk))  # type: ignore[union-attr]
+            for row in self._session.execute(chosen).scalars():
+                found[(row.host, row.repository, row.digest)] = SignatureVerdict(
+                    row.policy, SignatureStatus(row.status), row.signed_by, row.reason
+                )
+        return found
 
 
 _OUR_TABLES = frozenset(table.name for table in Base.metadata.sorted_tables)

@@ -18,7 +18,16 @@ PG_ADMIN_URL = os.environ.get(
     "TAGWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 #: Every tagwatch table, children first, for TRUNCATE between tests.
-TABLES = ("build_platforms", "builds", "sightings", "watches", "outbox", "leases")
+TABLES = (
+    "build_platforms",
+    "builds",
+    "sightings",
+    "watches",
+    "outbox",
+    "leases",
+    "slack_threads",
+    "signature_checks",
+)
 
 
 def require_postgres() -> None:

@@ -28,6 +28,7 @@ TABLES = {
     "outbox",
     "leases",
     "slack_threads",
+    "signature_checks",
 }
 
 
