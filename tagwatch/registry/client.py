@@ -228,8 +228,10 @@ class RegistryClient:
             )
         if response.status_code != 200:
             raise _unexpected(host, ref, response)
+        content_type = response.headers.get("content-type", "")
+        parse_manifest(response.content, content_type, registry=host.registry, what=str(ref))
         digest = self._digest_of_body(host, ref, response)
-        self._manifests[digest] = (response.content, response.headers.get("content-type", ""))
+        self._manifests[digest] = (response.content, content_type)
         if headed:  # the HEAD told us nothing the GET did not
             host.head_misses += 1
             if host.head_misses == _HEAD_MISSES_TO_SKIP:

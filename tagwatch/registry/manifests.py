@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tagwatch.core.digests import INDEX_MEDIA_TYPES, Digest, Platform
+from tagwatch.core.digests import INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, Digest, Platform
 from tagwatch.core.moves import LABEL_PREFIX
 from tagwatch.errors import ProtocolError
 
@@ -83,16 +83,46 @@ def _platforms(entries: list[Any], *, registry: str, what: str) -> dict[str, Dig
     return platforms
 
 
+def _media_type(doc: dict[str, Any], content_type: str, *, registry: str, what: str) -> str:
+    """The manifest type of `doc`: one we asked for, or a ProtocolError.
+
+    The Content-Type decides when it is a manifest type (the body may not contradict it); a
+    missing or generic one (`application/json`) is accepted only when the body names a
+    manifest type itself. Anything else (a schema1 rewrite, an error page, a JSON document a
+    redirect target served) is not a manifest and must never be recorded as a digest.
+    """
+    served = content_type.split(";")[0].strip().lower()
+    declared = doc.get("mediaType")
+    if served in MANIFEST_MEDIA_TYPES:
+        if declared is not None and declared != served:
+            raise ProtocolError(registry, f"{what}: served as {served} but says it is {declared}")
+        return served
+    if isinstance(declared, str) and declared in MANIFEST_MEDIA_TYPES:
+        return declared
+    raise ProtocolError(
+        registry,
+        f"{what}: answered {served or 'no Content-Type'} with a body that is not an image "
+        "manifest or index; is this a registry API endpoint?",
+    )
+
+
 def parse_manifest(body: bytes, content_type: str, *, registry: str, what: str) -> Manifest:
-    """The manifest or index in `body` (served as `content_type`), described by `what`."""
+    """The manifest or index in `body` (served as `content_type`), described by `what`.
+
+    Only the types tagwatch asks for are accepted, with the shape of their kind: an index
+    lists `manifests`, an image manifest has a `config` or `layers`.
+    """
     doc = json_object(body, registry=registry, what=what)
-    media_type = str(doc.get("mediaType") or content_type.split(";")[0].strip())
+    media_type = _media_type(doc, content_type, registry=registry, what=what)
     manifests = doc.get("manifests")
     annotations = string_map(doc.get("annotations"))
-    if isinstance(manifests, list) or media_type in INDEX_MEDIA_TYPES:
-        entries = manifests if isinstance(manifests, list) else []
-        platforms = _platforms(entries, registry=registry, what=what)
+    if media_type in INDEX_MEDIA_TYPES:
+        if not isinstance(manifests, list):
+            raise ProtocolError(registry, f"{what}: an index without a manifests list")
+        platforms = _platforms(manifests, registry=registry, what=what)
         return Manifest(media_type, True, platforms, annotations)
+    if not isinstance(doc.get("config"), dict) and not isinstance(doc.get("layers"), list):
+        raise ProtocolError(registry, f"{what}: an image manifest without config or layers")
     config = doc.get("config")
     config_digest = None
     if isinstance(config, dict) and config.get("digest"):

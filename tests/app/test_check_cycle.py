@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import httpx
+
 from tagwatch.app.check import run_check
 from tagwatch.core.moves import BuildInfo, Change, TagMove
 from tagwatch.core.references import ImageRef
+from tagwatch.errors import ProtocolError
 from tagwatch.registry import RegistryClient
 from tagwatch.store import Store, StoreTx
+from tests.support.fake_registry import HOST, REF, redirected_to_json
 from tests.support.registry import TestRegistry
 
 
@@ -64,3 +68,15 @@ async def test_unchanged_tags_advance_last_seen_in_one_batch(
         [sighting] = tx.history(ref).sightings
     assert sighting.first_seen == datetime(2026, 11, 1, tzinfo=UTC)
     assert sighting.last_seen == datetime(2026, 11, 2, tzinfo=UTC)
+
+
+async def test_a_json_answer_that_is_not_a_manifest_is_an_error_and_never_recorded(
+    store: Store,
+) -> None:
+    http = httpx.AsyncClient(transport=redirected_to_json())
+    async with http, RegistryClient(http=http, max_retries=0) as client:
+        [result] = await run_check([REF], registry=client, store=store)
+    assert isinstance(result.error, ProtocolError) and result.error.registry == HOST
+    assert result.move is None
+    with store.begin() as tx:
+        assert tx.histories([REF])[REF].sightings == ()
