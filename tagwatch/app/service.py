@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 import logging
 import os
 import socket
@@ -22,6 +21,7 @@ from tagwatch.app.check import CheckResult, run_check, utcnow
 from tagwatch.app.context import judge_for
 from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
 from tagwatch.app.settings import BudgetSettings, ClusterEntry, Settings
+from tagwatch.core.artifacts import pattern_matches
 from tagwatch.core.moves import Source
 from tagwatch.core.references import ImageRef
 from tagwatch.core.times import iso_utc
@@ -321,7 +321,7 @@ class Service:
             entries += [
                 (repo.with_tag(tag), interval, watch.labels)
                 for tag in tags
-                if fnmatch.fnmatchcase(tag, watch.tag_pattern)
+                if pattern_matches(watch.tag_pattern, tag)
             ]
         try:
             with self.store.begin() as tx:
@@ -343,7 +343,7 @@ class Service:
                 if (
                     repo.registry == ref.registry
                     and repo.repository == ref.repository
-                    and fnmatch.fnmatchcase(ref.tag or "", watch.tag_pattern)
+                    and pattern_matches(watch.tag_pattern, ref.tag or "")
                 ):
                     return True
             elif watch.image().untagged() == ref.untagged():

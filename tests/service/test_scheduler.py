@@ -148,3 +148,24 @@ def test_logs_redact_secrets_and_can_be_json() -> None:
     line = json.loads(stream.getvalue())
     assert line["message"] == "token *** and url /webhooks/dockerhub/***"
     assert line["level"] == "warning"
+
+
+async def test_tag_patterns_never_expand_to_cosign_artifact_tags(
+    registry: TestRegistry, repo_name: str, tmp_path: Path, secrets_env: None
+) -> None:
+    image = registry.push_image(repo_name, "v1", content="signed")
+    registry.push_image(repo_name, "main", content="main")
+    artifacts = [f"sha256-{image.encoded}{suffix}" for suffix in (".sig", ".att", ".sbom", "")]
+    for tag in artifacts:
+        registry.push_image(repo_name, tag, content=tag)
+    path = service_config(
+        tmp_path,
+        db=f"sqlite:///{tmp_path / 'tw.db'}",
+        watches=[{"ref": f"{registry.host}/{repo_name}:*"}],
+    )
+    async with running(load_settings(path)) as svc:
+        watched = {w.ref.tag for w in svc.service.plan.watches.values()}
+        assert watched == {"v1", "main"}
+        repo = ImageRef.parse(f"{registry.host}/{repo_name}:v1")
+        assert svc.service.covers(repo.with_tag("v2"))
+        assert not any(svc.service.covers(repo.with_tag(tag)) for tag in artifacts)
