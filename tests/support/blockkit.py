@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,3 +65,37 @@ def validated(blocks: Sequence[Any]) -> list[dict[str, Any]]:
     found = problems(blocks)
     assert not found, "invalid Block Kit: " + "; ".join(found)
     return list(blocks)
+
+
+_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
+_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
+_CODE_BLOCK = re.compile(r"\s*```(.*?)```", re.DOTALL)
+
+
+def _plain(mrkdwn: str) -> str:
+    """mrkdwn as a reader sees it: dates as their text, links as their label, code blocks
+    indented on their own lines (a README's fence must not meet a ``` inside)."""
+    text = _DATE.sub(lambda m: m.group(1), mrkdwn)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _CODE_BLOCK.sub(
+        lambda m: "\n" + "\n".join(f"    {x}" for x in m.group(1).split("\n")), text
+    )
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def as_text(blocks: Sequence[dict[str, Any]]) -> str:
+    """A message's blocks as plain text, one paragraph a block (the README's examples)."""
+    paragraphs: list[str] = []
+    for block in blocks:
+        kind = block["type"]
+        if kind == "header":
+            paragraphs.append(block["text"]["text"].upper())
+        elif kind == "section":
+            parts = [block["text"]["text"]] if "text" in block else []
+            parts += [cell["text"] for cell in block.get("fields") or []]
+            paragraphs.append("\n".join(_plain(p) for p in parts))
+        elif kind == "context":
+            paragraphs.append(" · ".join(_plain(e.get("text", "")) for e in block["elements"]))
+        elif kind == "divider":
+            paragraphs.append("---")
+    return "\n\n".join(paragraphs)
