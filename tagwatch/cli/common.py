@@ -27,6 +27,7 @@ __all__ = [
     "err_console",
     "handle_errors",
     "parse_refs",
+    "parse_tag",
     "parse_when",
     "print_json",
     "print_yaml_documents",
@@ -100,8 +101,22 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def parse_refs(raw: Sequence[str]) -> list[ImageRef]:
-    """Parse every reference before anything is written, so one bad one changes nothing."""
-    return [ImageRef.parse(r) for r in raw]
+    """Parse every tag reference before anything is written, so one bad one changes nothing.
+
+    Every command taking these works on tags (history is kept per tag), so a reference
+    pinned to a digest alone (`repo@sha256:…`) is refused here, as bad input.
+    """
+    return [parse_tag(r) for r in raw]
+
+
+def parse_tag(raw: str) -> ImageRef:
+    """One tag reference (`repo:tag`, or `repo:tag@sha256:…`); UsageError for a bare digest."""
+    ref = ImageRef.parse(raw)
+    if ref.tag is None:
+        raise UsageError(
+            f"{raw} is pinned to a digest and has no tag: name the tag (REPO:TAG) instead"
+        )
+    return ref
 
 
 def parse_when(raw: str, *, now: datetime) -> datetime:

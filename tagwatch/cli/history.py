@@ -20,6 +20,7 @@ from tagwatch.cli.common import (
     TabularOutput,
     console,
     handle_errors,
+    parse_tag,
     parse_when,
     print_json,
 )
@@ -75,7 +76,7 @@ def history(
     Example: tagwatch history nginx:1.27 --at 2026-11-20T09:30:00Z -o json
     """
     now = utcnow()
-    parsed = ImageRef.parse(ref).untagged() if ref else None
+    parsed = parse_tag(ref).untagged() if ref is not None else None
     since_t = parse_when(since, now=now) if since else None
     at_t = parse_when(at, now=now) if at else None
     if at_t is not None and parsed is None:

@@ -54,9 +54,6 @@ def add(
     parsed = parse_refs(refs)
     labels = _labels(label)
     seconds = _interval(interval)
-    for ref in parsed:
-        if ref.tag is None:
-            raise UsageError(f"{ref} is pinned to a digest and has no tag to watch")
     with closing(open_store(db)) as store, store.begin() as tx:
         added = [
             tx.add_watch(ref.untagged(), interval_seconds=seconds, labels=labels) for ref in parsed

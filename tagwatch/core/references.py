@@ -94,6 +94,9 @@ class ImageRef:
         if sep and _looks_like_host(first):
             if not _DOMAIN.fullmatch(first):
                 raise InvalidReference(raw, f"registry host {first!r} is not a valid host[:port]")
+            _, colon_, port = first.rpartition("]")[2].rpartition(":")
+            if colon_ and not 0 < int(port) < 65536:
+                raise InvalidReference(raw, f"registry port {port} is not between 1 and 65535")
             path = remainder
         else:
             path = name
