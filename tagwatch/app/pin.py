@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tagwatch.app.check import CheckResult, run_check, utcnow
+from tagwatch.app.files import Rewrite, Skipped, read_regular, replace_all
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo
 from tagwatch.core.pinning import (
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from tagwatch.store import Store
 
 __all__ = [
+    "LoadedFiles",
     "PinAction",
     "PinReport",
     "PinResult",
@@ -60,6 +60,14 @@ class SourceFile:
     uses: tuple[ImageUse, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedFiles:
+    """The files read, and those named but skipped (not regular files, or too large)."""
+
+    files: list[SourceFile]
+    skipped: list[Skipped]
+
+
 def _expand(raw: str) -> list[Path]:
     path = Path(raw)
     if not path.is_dir():
@@ -74,34 +82,38 @@ def _expand(raw: str) -> list[Path]:
     return found
 
 
-def load_files(paths: Sequence[str]) -> list[SourceFile]:
+def load_files(paths: Sequence[str]) -> LoadedFiles:
     """Read and parse every file (a directory means its YAML files and Dockerfiles).
 
-    Raises UsageError naming the file (and line, for YAML) when one cannot be read or parsed,
-    before anything else happens.
+    Only regular files are read: others (FIFOs, devices) and files over the size cap are
+    skipped and listed. Raises UsageError naming the file (and line, for YAML) when one
+    cannot be read or parsed, or when nothing was left to read, before anything else happens.
     """
     if not paths:
         raise UsageError("name at least one file (Kubernetes YAML or Dockerfile) or directory")
     files: list[SourceFile] = []
-    seen: set[Path] = set()
+    skipped: list[Skipped] = []
+    seen: set[tuple[int, int]] = set()
     for raw in paths:
         for path in _expand(raw):
-            real = path.resolve()
-            if real in seen:
-                continue
-            seen.add(real)
             name = str(path)
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+            read = read_regular(path, name)
+            if isinstance(read, Skipped):
+                skipped.append(read)
+                continue
+            data, identity = read
+            if identity in seen:
+                continue
+            seen.add(identity)
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 line = data.count(b"\n", 0, exc.start) + 1
                 raise UsageError(f"{name}:{line}: not UTF-8 text") from exc
             files.append(SourceFile(path, name, data, text, tuple(find_images(text, name))))
-    return files
+    if skipped and not files:
+        raise UsageError(f"nothing to read: {skipped[0]}" + (" (and more)" if skipped[1:] else ""))
+    return LoadedFiles(files, skipped)
 
 
 def lint_json(use: ImageUse) -> dict[str, Any]:
@@ -184,6 +196,8 @@ def _judge(
     builds: Mapping[Digest, BuildInfo],
 ) -> PinResult:
     ref = use.ref
+    if use.state is UseState.INVALID:
+        return PinResult(use, PinAction.ERROR, message=consequence(use))
     if use.state is UseState.UNRESOLVABLE or ref is None:
         return PinResult(use, PinAction.SKIPPED, message=consequence(use))
     if ref.tag is None:
@@ -278,8 +292,9 @@ def write_files(files: Sequence[SourceFile], report: PinReport) -> list[str]:
     """Rewrite the files in place, pinning what `report` resolved; returns the files written.
 
     Writes nothing when any reference failed to resolve, when a value cannot be edited in
-    place, or when a file changed since it was read. Each file is replaced atomically (a
-    temporary file in the same directory, then rename), with its permissions kept.
+    place, or when a file changed since it was read. All or nothing across files: every new
+    file is written beside its original first, then all are renamed over the originals (with
+    their permissions kept); a rename that fails puts back the originals already replaced.
     """
     if report.failed:
         names = ", ".join(f"{r.use.location} {r.use.raw}" for r in report.failed[:3])
@@ -297,34 +312,9 @@ def write_files(files: Sequence[SourceFile], report: PinReport) -> list[str]:
             raise UsageError(f"{file.name}: pinning would change its structure; nothing written")
         planned.append((file, new_text.encode("utf-8")))
     for file, _ in planned:
-        try:
-            current = file.path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{file.name}: cannot read: {exc.strerror or exc}") from exc
-        if current != file.data:
+        current = read_regular(file.path, file.name)
+        if isinstance(current, Skipped) or current[0] != file.data:
             raise UsageError(f"{file.name} changed while pinning; nothing written, run again")
-    written: list[str] = []
-    for file, data in planned:
-        _replace(file.path, data, file.name)
-        written.append(file.name)
-    report.written = written
-    return written
-
-
-def _replace(path: Path, data: bytes, name: str) -> None:
-    target = path.resolve()
-    try:
-        mode = target.stat().st_mode & 0o7777
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temp, mode)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise TagwatchError(f"{name}: cannot write: {exc.strerror or exc}") from exc
+    replace_all([Rewrite(file.path, file.name, file.data, data) for file, data in planned])
+    report.written = [file.name for file, _ in planned]
+    return report.written

@@ -49,7 +49,12 @@ FilesArgument = Annotated[
 ]
 OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
 
-_STATE_STYLE = {"pinned": "green", "unpinned": "bold yellow", "unresolvable": "magenta"}
+_STATE_STYLE = {
+    "pinned": "green",
+    "unpinned": "bold yellow",
+    "unresolvable": "magenta",
+    "invalid": "bold red",
+}
 _ACTION_STYLE = {
     "pin": "yellow",
     "ok": "green",
@@ -100,8 +105,9 @@ def lint(
     `COPY --from=`. Each tag-only reference is reported with file:line and what its pull
     policy means. No network.
 
-    Exit code 0 when every reference is pinned to a digest, 1 when any is not, 2 when a
-    file cannot be read or parsed.
+    Exit code 0 when every reference is pinned to a digest, 1 when any is not (or is not a
+    valid reference), 2 when a file cannot be read or parsed. Only regular files are read:
+    FIFOs, devices and files over 8 MiB are reported and skipped.
 
     With --policy, print instead the Kyverno ClusterPolicy or the Gatekeeper
     ConstraintTemplate and Constraint that refuse tag-only images in every container list
@@ -121,9 +127,10 @@ def lint(
         raise UsageError("--exclude-namespace only applies with --policy")
     if not files:
         raise UsageError("give the files to lint (or --policy kyverno|gatekeeper)")
-    sources = load_files(files)
+    sources = _load(files)
     uses = [u for f in sources for u in f.uses]
     unpinned = [u for u in uses if u.state is UseState.UNPINNED]
+    invalid = [u for u in uses if u.state is UseState.INVALID]
     if output is Output.json:
         print_json([lint_json(u) for u in uses])
     else:
@@ -136,12 +143,18 @@ def lint(
                 f"{escape(u.location)}:{u.column}: [{_STATE_STYLE[state]}]{state}[/] "
                 f"{escape(u.raw)} ({escape(u.where)}): {escape(consequence(u))}"
             )
-        err_console.print(
-            f"{len(uses)} image references in {len(sources)} files: {len(unpinned)} unpinned",
-            markup=False,
-        )
-    if unpinned:
+        summary = f"{len(uses)} image references in {len(sources)} files: {len(unpinned)} unpinned"
+        err_console.print(summary + (f", {len(invalid)} invalid" if invalid else ""), markup=False)
+    if unpinned or invalid:
         raise typer.Exit(1)
+
+
+def _load(files: list[str]) -> list[SourceFile]:
+    """The files to read; those skipped (FIFOs, devices, too large) are said on stderr."""
+    loaded = load_files(files)
+    for skipped in loaded.skipped:
+        err_console.print(f"warning: {skipped}", markup=False)
+    return loaded.files
 
 
 async def _pin(
@@ -190,7 +203,7 @@ def pin(
 
     Example: tagwatch pin k8s/ Dockerfile --write
     """
-    sources = load_files(files)
+    sources = _load(files)
     report = asyncio.run(_pin(sources, db, config, update))
     if write and not report.failed:
         write_files(sources, report)

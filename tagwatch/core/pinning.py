@@ -83,7 +83,8 @@ class UseState(StrEnum):
 
     PINNED = "pinned"  # carries a digest: the bytes cannot change
     UNPINNED = "unpinned"  # a tag only: the bytes are whatever the tag points to at pull time
-    UNRESOLVABLE = "unresolvable"  # a build arg, template or invalid text: cannot be checked here
+    UNRESOLVABLE = "unresolvable"  # a build arg or template: cannot be checked here
+    INVALID = "invalid"  # not a reference at all (a malformed digest, a list): a finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +107,12 @@ class ImageUse:
     pull_policy: PullPolicy | None = None  # the explicit imagePullPolicy, if any
     problem: str | None = None
     indent: str = ""  # Kustomize: the indentation of the entry's keys
+    invalid: bool = False  # the value is no valid reference (`problem` says why)
 
     @property
     def state(self) -> UseState:
         if self.ref is None:
-            return UseState.UNRESOLVABLE
+            return UseState.INVALID if self.invalid else UseState.UNRESOLVABLE
         return UseState.PINNED if self.ref.digest is not None else UseState.UNPINNED
 
     @property
@@ -130,6 +132,8 @@ def consequence(use: ImageUse) -> str:
     state = use.state
     if state is UseState.UNRESOLVABLE:
         return use.problem or "cannot be checked statically"
+    if state is UseState.INVALID:
+        return f"not a valid image reference: {use.problem}"
     if state is UseState.PINNED:
         return "pinned: every node and build gets the same bytes"
     if use.kind in (RefKind.FROM, RefKind.COPY_FROM):
@@ -181,13 +185,14 @@ def find_images(text: str, path: str) -> list[ImageUse]:
 # -- references --------------------------------------------------------------------------
 
 
-def _parse(raw: str, *, kind: str) -> tuple[ImageRef | None, str | None]:
+def _parse(raw: str, *, kind: str) -> tuple[ImageRef | None, str | None, bool]:
+    """The reference, or why there is none, and whether that is because `raw` is invalid."""
     if _TEMPLATED.search(raw):
-        return None, f"{kind} is templated ({raw}): resolve it before it can be checked"
+        return None, f"{kind} is templated ({raw}): resolve it before it can be checked", False
     try:
-        return ImageRef.parse(raw), None
+        return ImageRef.parse(raw), None, False
     except InvalidReference as exc:
-        return None, exc.problem
+        return None, exc.problem, True
 
 
 def pinned_value(use: ImageUse, digest: Digest) -> str:
@@ -357,13 +362,19 @@ def _container(
             line,
             column,
             kind,
-            str(getattr(image, "value", "")),
+            # A list or mapping is shown by its kind, never as PyYAML's dump of the node.
+            image.value
+            if isinstance(image, yaml.ScalarNode)
+            else "<sequence>"
+            if isinstance(image, yaml.SequenceNode)
+            else "<mapping>",
             None,
             where,
             pull_policy=policy,
             problem="image is not a string",
+            invalid=True,
         )
-    ref, problem = _parse(raw, kind="image")
+    ref, problem, invalid = _parse(raw, kind="image")
     return ImageUse(
         path,
         line,
@@ -375,6 +386,7 @@ def _container(
         span=_value_span(image, text),
         pull_policy=policy,
         problem=problem,
+        invalid=invalid,
     )
 
 
@@ -396,7 +408,7 @@ def _kustomize_images(doc: yaml.MappingNode, text: str, path: str) -> Iterator[I
         anchor = tag_node if tag_node is not None else _get(entry, "newName") or _get(entry, "name")
         assert anchor is not None
         line, column = anchor.start_mark.line + 1, anchor.start_mark.column + 1
-        ref, problem = _parse(raw, kind="kustomize image")
+        ref, problem, invalid = _parse(raw, kind="kustomize image")
         span: tuple[int, int] | None = None
         indent = ""
         digest_node = _get(entry, "digest")
@@ -422,6 +434,7 @@ def _kustomize_images(doc: yaml.MappingNode, text: str, path: str) -> Iterator[I
             span=span,
             problem=problem,
             indent=indent,
+            invalid=invalid,
         )
 
 
@@ -582,13 +595,15 @@ def _docker_use(
             problem=f"uses a build argument ({image}): the image is chosen at build time and "
             "cannot be checked here; pin the ARG default or the --build-arg",
         )
-    ref, problem = _parse(image, kind="image")
+    ref, problem, invalid = _parse(image, kind="image")
     span = (
         (start, start + len(image))
         if contiguous and text[start : start + len(image)] == image
         else None
     )
-    return ImageUse(path, line, column, kind, image, ref, where, span=span, problem=problem)
+    return ImageUse(
+        path, line, column, kind, image, ref, where, span=span, problem=problem, invalid=invalid
+    )
 
 
 # -- base-image drift ---------------------------------------------------------------------
