@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -376,3 +377,27 @@ def test_blocks_slack_would_refuse_are_a_permanent_failure(slack: FakeSlack) -> 
     with pytest.raises(SlackApiError) as info:
         client.chat_postMessage(channel="C-ALERTS", text="x", blocks=too_long)
     assert info.value.response["error"] == "invalid_blocks" and slack.posts == []
+
+
+def test_the_service_destinations_keep_thread_roots_in_its_database(
+    slack: FakeSlack, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tagwatch.app.service import build_destinations
+    from tagwatch.app.settings import load_settings
+
+    config = tmp_path / "tagwatch.yaml"
+    config.write_text(
+        "slack:\n"
+        "  bot_token_env: TEST_SLACK_TOKEN\n"
+        f"  base_url: {slack.api_url}\n"
+        "  default_channel: '#alerts'\n"
+    )
+    monkeypatch.setenv("TEST_SLACK_TOKEN", VALID_TOKEN)
+    settings = load_settings(config)
+    [first] = build_destinations(settings, store=store).values()
+    posted = first.deliver(move_alert(destination="#alerts"), resend=False, now=NOW)
+    slack.script("conversations.history", "missing_scope")
+    [restarted] = build_destinations(settings, store=store).values()
+    restarted.deliver(move_alert(old=B, new=C, minutes=10), resend=False, now=NOW)
+    assert slack.posts[1].thread_ts == posted.ts
+    assert SlackThreads(store).root("C-ALERTS", "ghcr.io/org/app:prod") == posted.ts
