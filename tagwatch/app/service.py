@@ -594,7 +594,7 @@ def secrets_of(settings: Settings) -> list[str]:
     values += [entry.password() for entry in settings.registries.values()]
     hooks = settings.webhooks
     values += [hooks.distribution.secret(), hooks.dockerhub.secret()]
-    values += [hooks.github.secret(), hooks.ecr.secret()]
+    values += [hooks.github.secret(), hooks.ecr.secret(), settings.http.read_token()]
     if settings.database_url:
         from sqlalchemy.engine import make_url
 

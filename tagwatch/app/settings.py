@@ -300,6 +300,19 @@ class WebhookSettings(_Model):
     ecr: WebhookSecret = WebhookSecret()
 
 
+class HttpSettings(_Secret):
+    """Who may read the pages and the API: anyone who reaches `listen`, or holders of a token.
+
+    The token never guards /healthz, /readyz, /metrics or the webhooks (they have their own).
+    """
+
+    read_token_env: str | None = None
+    read_token_file: Path | None = None
+
+    def read_token(self) -> str | None:
+        return self._resolve(self.read_token_env, self.read_token_file)
+
+
 class SchedulerSettings(_Model):
     """How the poller spreads and paces work."""
 
@@ -347,6 +360,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     listen: str = "127.0.0.1:8080"
+    http: HttpSettings = HttpSettings()
     watches: tuple[WatchEntry, ...] = ()
     registries: dict[str, RegistryEntry] = Field(default_factory=dict)
     slack: SlackSettings = SlackSettings()

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tagwatch import __version__
 from tagwatch.app.service import Service
-from tagwatch.web import api, webhooks
+from tagwatch.web import access, api, pages, webhooks
 
 __all__ = ["create_app"]
 
@@ -35,6 +35,9 @@ def create_app(service: Service, *, lifecycle: bool = True) -> FastAPI:
         version=__version__,
         description="Image tag digest history: read-only audit API, health, metrics, webhooks.",
         lifespan=lifespan,
+        # /docs is served from the vendored Swagger UI (pages.mount); ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     app.state.webhook_metrics = webhooks.WebhookMetrics(service.metrics.registry)
@@ -66,4 +69,6 @@ def create_app(service: Service, *, lifecycle: bool = True) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(webhooks.router)
+    pages.mount(app)
+    access.guard(app, service.settings.http.read_token())
     return app
