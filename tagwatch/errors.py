@@ -14,14 +14,18 @@
     │   ├── ProtocolError          an answer that breaks the distribution spec
     │   └── TagNotFound            the registry has no such tag (or repository)
     ├── StoreError                 the database failed or is not migrated
+    │   └── StoreUnusable          the configured database cannot be opened: exit 2
     ├── ClusterError               talking to Kubernetes failed
     │   ├── ClusterUnreachable
     │   └── ClusterAccessDenied
     ├── NotifyError                delivering an alert failed (it stays in the outbox)
     └── InternalError              an exception tagwatch did not expect (a bug), wrapped
 
-The CLI turns a `UsageError` into exit 2 and any other `TagwatchError` into exit 1,
-printing `str(exc)` as one line. Messages say what went wrong and what to do.
+The CLI turns a `UsageError` (and `StoreUnusable`) into exit 2 and any other `TagwatchError`
+into exit 1, printing `str(exc)` as one line; the deploy gates (`skew`, `verify`, `drift`,
+`lint`) answer 3 for a `RegistryError`, `ClusterUnreachable` or `ClusterAccessDenied`: they
+could not find out.
+Messages say what went wrong and what to do.
 """
 
 from __future__ import annotations
@@ -117,6 +121,12 @@ class TagNotFound(RegistryError):
 
 class StoreError(TagwatchError):
     """The database could not be reached, or is not at the expected schema."""
+
+
+class StoreUnusable(StoreError):
+    """The database the configuration names cannot be opened or is at another schema: exit 2."""
+
+    exit_code = 2
 
 
 class ClusterError(TagwatchError):

@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -70,6 +71,21 @@ def _duration(value: object) -> float:
     return parse_duration(value)
 
 
+#: A duration field: a float of seconds inside, `90` or `5m` in the file (and in its JSON Schema).
+Duration = Annotated[
+    float,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _DURATION.pattern},
+            ],
+            "description": "seconds, or a duration like 30s, 5m, 1h30m, 250ms",
+        }
+    ),
+]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -95,7 +111,7 @@ class BudgetSettings(_Model):
     """How many registry requests tagwatch may send per interval, and how many at once."""
 
     requests: int = Field(default=1000, ge=1)
-    per: float = 3600.0
+    per: Duration = 3600.0
     concurrency: int = Field(default=16, ge=1, le=1024)
 
     _per = field_validator("per", mode="before")(_duration)
@@ -123,7 +139,7 @@ class WatchEntry(_Model):
     """A tag (or a tag pattern like `ghcr.io/org/app:release-*`) to poll."""
 
     ref: str
-    interval: float | None = None
+    interval: Duration | None = None
     labels: dict[str, str] = Field(default_factory=dict)
 
     _interval = field_validator("interval", mode="before")(
@@ -190,7 +206,7 @@ class SlackSettings(_Secret):
     base_url: str | None = None  # the Web API base URL (tests point it at a fake Slack)
     default_channel: str | None = None
     routes: tuple[RouteEntry, ...] = ()
-    timeout: float = 10.0
+    timeout: Duration = 10.0
 
     _timeout = field_validator("timeout", mode="before")(_duration)
 
@@ -215,7 +231,7 @@ class ClusterEntry(_Model):
     context: str | None = None
     namespace: str | None = None
     selector: str | None = None
-    interval: float = 600.0
+    interval: Duration = 600.0
 
     _interval = field_validator("interval", mode="before")(_duration)
 
@@ -316,14 +332,14 @@ class HttpSettings(_Secret):
 class SchedulerSettings(_Model):
     """How the poller spreads and paces work."""
 
-    default_interval: float = 300.0
+    default_interval: Duration = 300.0
     jitter: float = Field(default=0.1, ge=0, le=1)  # up to this share of the interval, random
-    tick: float = 1.0
-    delivery_interval: float = 5.0
-    expand_interval: float = 300.0  # how often tag patterns and stored watches are re-read
-    misfire_grace_time: float = 30.0
-    lease_ttl: float = 15.0
-    delivery_lease: float = 60.0  # an alert claimed by a replica that died is retried after this
+    tick: Duration = 1.0
+    delivery_interval: Duration = 5.0
+    expand_interval: Duration = 300.0  # how often tag patterns and stored watches are re-read
+    misfire_grace_time: Duration = 30.0
+    lease_ttl: Duration = 15.0
+    delivery_lease: Duration = 60.0  # an alert claimed by a replica that died is retried after this
     batch_size: int = Field(default=500, ge=1)
 
     _durations = field_validator(
@@ -457,8 +473,12 @@ def _problems(exc: ValidationError) -> list[str]:
     return [f"{_location(tuple(e['loc']))}: {_message(e)}" for e in exc.errors()]
 
 
-def _check_references(settings: Settings) -> list[str]:
-    """Secrets must resolve and Slack must be coherent; one problem per line."""
+def _check_references(settings: Settings, *, service: bool) -> list[str]:
+    """Secrets must resolve and Slack must be coherent; one problem per line.
+
+    Without `service`, only what CLI commands use is checked (registry credentials, clusters):
+    a Slack token or webhook secret the CLI never reads must not stop `tagwatch check`.
+    """
     problems: list[str] = []
     for host, entry in settings.registries.items():
         if entry.password_env and entry.password_file:
@@ -468,6 +488,16 @@ def _check_references(settings: Settings) -> list[str]:
         except ValueError as exc:
             key = "password_env" if entry.password_env else "password_file"
             problems.append(f"registries.{host}.{key}: {exc}")
+    if service:
+        problems += _check_service_secrets(settings)
+    problems += _check_clusters(settings)
+    problems += _check_signing(settings.signing)  # `check` judges signatures too
+    return problems
+
+
+def _check_service_secrets(settings: Settings) -> list[str]:
+    """What only `tagwatch run` reads: Slack and the webhook secrets."""
+    problems: list[str] = []
     slack = settings.slack
     has_bot = bool(slack.bot_token_env or slack.bot_token_file)
     has_hook = bool(slack.webhook_url_env or slack.webhook_url_file)
@@ -492,6 +522,11 @@ def _check_references(settings: Settings) -> list[str]:
         except ValueError as exc:
             suffix = "secret_env" if hook.secret_env else "secret_file"
             problems.append(f"webhooks.{kind}.{suffix}: {exc}")
+    return problems
+
+
+def _check_clusters(settings: Settings) -> list[str]:
+    problems: list[str] = []
     names = [c.name for c in settings.clusters]
     for index, name in enumerate(names):
         if name in names[:index]:
@@ -505,7 +540,6 @@ def _check_references(settings: Settings) -> list[str]:
             load_config(ClusterSettings(kubeconfig=cluster.kubeconfig, context=cluster.context))
         except ConfigError as exc:
             problems.append(f"clusters[{index}] ({cluster.name}): {exc}")
-    problems.extend(_check_signing(settings.signing))
     return problems
 
 
@@ -525,9 +559,10 @@ def _check_signing(entries: Sequence[SigningPolicyEntry]) -> list[str]:
     return problems
 
 
-def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+def load_settings(path: Path | None = None, *, service: bool = True, **overrides: Any) -> Settings:
     """Read `path` (or $TAGWATCH_CONFIG; none: defaults), apply TAGWATCH_* overrides, validate.
 
+    `service=False` (the CLI commands) leaves Slack and webhook secrets unresolved.
     Raises ConfigError whose message has one line per problem, each with its location.
     """
     if path is None and os.environ.get("TAGWATCH_CONFIG"):
@@ -553,7 +588,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError("\n".join(_problems(exc))) from exc
-    problems = _check_references(settings)
+    problems = _check_references(settings, service=service)
     if problems:
         raise ConfigError("\n".join(problems))
     return settings

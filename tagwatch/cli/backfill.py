@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from tagwatch.app.backfill import BackfillResult, run_backfill, vendor_apis
-from tagwatch.app.context import open_store, registry_client, registry_settings
+from tagwatch.app.context import command_settings, open_store, registry_client
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -33,11 +33,11 @@ _STYLE = {
 async def _backfill(
     refs: list[ImageRef], db: str | None, config: str | None
 ) -> list[BackfillResult]:
-    registries = registry_settings(config)  # a bad config fails before the database is touched
-    store = open_store(db)
+    settings = command_settings(config)  # a bad config fails before the database is touched
+    store = open_store(db or settings.database_url)
     try:
         async with (
-            registry_client(registries) as registry,
+            registry_client(settings.registry_settings()) as registry,
             vendor_apis(os.environ) as providers,
         ):
             return await run_backfill(refs, providers=providers, registry=registry, store=store)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from tagwatch.app.check import CheckResult, run_check
-from tagwatch.app.context import open_store, registry_client, registry_settings, signature_judge
+from tagwatch.app.context import command_settings, judge_for, open_store, registry_client
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -34,16 +34,16 @@ _STYLE = {
 
 
 async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> list[CheckResult]:
-    registries = registry_settings(config)  # a bad config fails before the database is touched
-    judge = signature_judge(config)
-    store = open_store(db)
+    settings = command_settings(config)  # a bad config fails before the database is touched
+    judge = judge_for(settings.signing)
+    store = open_store(db or settings.database_url)
     try:
         if not refs:
             with store.begin() as tx:
                 refs = [w.ref for w in tx.watches()]
         if not refs:
             return []
-        async with registry_client(registries) as registry:
+        async with registry_client(settings.registry_settings()) as registry:
             return await run_check(refs, registry=registry, store=store, signatures=judge)
     finally:
         store.close()

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
@@ -16,16 +16,24 @@ from rich.console import Console
 
 from tagwatch.core import times
 from tagwatch.core.references import ImageRef
-from tagwatch.errors import TagwatchError, UsageError
+from tagwatch.errors import (
+    ClusterAccessDenied,
+    ClusterUnreachable,
+    RegistryError,
+    TagwatchError,
+    UsageError,
+)
 
 __all__ = [
     "ConfigOption",
     "DbOption",
+    "ExitCode",
     "Output",
     "TabularOutput",
     "console",
     "err_console",
     "handle_errors",
+    "handle_gate_errors",
     "parse_refs",
     "parse_tag",
     "parse_when",
@@ -79,25 +87,49 @@ class TabularOutput(StrEnum):
     csv = "csv"
 
 
+class ExitCode(IntEnum):
+    """What the deploy gates (`skew`, `verify`, `drift`, `lint`) answer, for CI to branch on."""
+
+    CLEAN = 0  # nothing found
+    FOUND = 1  # skew, a failed rollout, drift, an unpinned image
+    USAGE = 2  # bad input or configuration, a database that cannot be opened
+    UNKNOWN = 3  # could not find out: a cluster or registry unreachable, access denied
+
+
+# What a gate could not find out: not a finding (1), not bad input (2). A workload that does
+# not exist is a ClusterError too, but a definite answer, so it stays 1.
+_OUTAGES = (RegistryError, ClusterUnreachable, ClusterAccessDenied)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a TagwatchError into one line on stderr and its exit code (2 usage, 1 failure)."""
+def _handler(outage: ExitCode | None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except TagwatchError as exc:
+                err_console.print(f"error: {exc}", markup=False)
+                code = exc.exit_code
+                if outage is not None and isinstance(exc, _OUTAGES):
+                    code = outage
+                raise typer.Exit(code) from None
+            except KeyboardInterrupt:
+                err_console.print("interrupted")
+                raise typer.Exit(130) from None
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except TagwatchError as exc:
-            err_console.print(f"error: {exc}", markup=False)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err_console.print("interrupted")
-            raise typer.Exit(130) from None
+        return wrapper
 
-    return wrapper
+    return decorate
+
+
+#: A TagwatchError becomes one line on stderr and its exit code (2 usage, 1 failure).
+handle_errors = _handler(None)
+#: For the deploy gates: as handle_errors, but an unreachable or refusing registry or cluster
+#: is exit 3 (could not find out), never 1 (found something).
+handle_gate_errors = _handler(ExitCode.UNKNOWN)
 
 
 def parse_refs(raw: Sequence[str]) -> list[ImageRef]:

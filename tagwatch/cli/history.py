@@ -14,8 +14,9 @@ import typer
 from rich.table import Table
 
 from tagwatch.app.check import signature_json, utcnow
-from tagwatch.app.context import open_store
+from tagwatch.app.context import command_settings, open_store
 from tagwatch.cli.common import (
+    ConfigOption,
     DbOption,
     TabularOutput,
     console,
@@ -68,6 +69,7 @@ def history(
         TabularOutput, typer.Option("--output", "-o", help="table, json or csv.")
     ] = TabularOutput.table,
     db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Show the audit trail of tag moves, oldest first.
 
@@ -81,7 +83,8 @@ def history(
     at_t = parse_when(at, now=now) if at else None
     if at_t is not None and parsed is None:
         raise UsageError("--at needs a REF: which tag should be looked up?")
-    with closing(open_store(db)) as store, store.begin() as tx:
+    settings = command_settings(config)
+    with closing(open_store(db or settings.database_url)) as store, store.begin() as tx:
         if at_t is not None and parsed is not None:
             _print_at(parsed, at_t, tx.history(parsed), output)
             return

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tagwatch.app.context import open_store, registry_client, registry_settings
+from tagwatch.app.context import command_settings, open_store, registry_client
 from tagwatch.app.drift import DriftResult, find_drift
 from tagwatch.app.pin import (
     PinAction,
@@ -24,10 +24,12 @@ from tagwatch.app.pin import (
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
+    ExitCode,
     Output,
     console,
     err_console,
     handle_errors,
+    handle_gate_errors,
     parse_refs,
     print_json,
     print_yaml_documents,
@@ -67,7 +69,7 @@ _ACTION_STYLE = {
 _DRIFT_STYLE = {"behind": "bold red", "current": "green", "unknown": "dim", "error": "bold red"}
 
 
-@handle_errors
+@handle_gate_errors
 def lint(
     files: Annotated[
         list[str] | None,
@@ -108,6 +110,7 @@ def lint(
     Exit code 0 when every reference is pinned to a digest, 1 when any is not (or is not a
     valid reference), 2 when a file cannot be read or parsed. Only regular files are read:
     FIFOs, devices and files over 8 MiB are reported and skipped.
+    lint never asks a registry, so it never answers 3.
 
     With --policy, print instead the Kyverno ClusterPolicy or the Gatekeeper
     ConstraintTemplate and Constraint that refuse tag-only images in every container list
@@ -146,7 +149,7 @@ def lint(
         summary = f"{len(uses)} image references in {len(sources)} files: {len(unpinned)} unpinned"
         err_console.print(summary + (f", {len(invalid)} invalid" if invalid else ""), markup=False)
     if unpinned or invalid:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FOUND)
 
 
 def _load(files: list[str]) -> list[SourceFile]:
@@ -160,10 +163,10 @@ def _load(files: list[str]) -> list[SourceFile]:
 async def _pin(
     sources: list[SourceFile], db: str | None, config: str | None, update: bool
 ) -> PinReport:
-    registries = registry_settings(config)  # a bad config fails before the database is touched
-    store = open_store(db)
+    settings = command_settings(config)  # a bad config fails before the database is touched
+    store = open_store(db or settings.database_url)
     try:
-        async with registry_client(registries) as registry:
+        async with registry_client(settings.registry_settings()) as registry:
             return await pin_files(sources, registry=registry, store=store, update=update)
     finally:
         store.close()
@@ -245,18 +248,18 @@ def _field(result: PinResult) -> str:
 async def _drift(
     refs: list[ImageRef], db: str | None, config: str | None, offline: bool
 ) -> list[DriftResult]:
-    registries = registry_settings(config)  # a bad config fails before the database is touched
-    store = open_store(db)
+    settings = command_settings(config)  # a bad config fails before the database is touched
+    store = open_store(db or settings.database_url)
     try:
         if offline:
             return await find_drift(refs, store=store, registry=None)
-        async with registry_client(registries) as registry:
+        async with registry_client(settings.registry_settings()) as registry:
             return await find_drift(refs, store=store, registry=registry)
     finally:
         store.close()
 
 
-@handle_errors
+@handle_gate_errors
 def drift(
     refs: Annotated[
         list[str] | None,
@@ -280,7 +283,9 @@ def drift(
     the base tag now (unless `--offline`), and reports images still built on an old base: when
     the base moved, and how many base moves behind they are. Rebuild those.
 
-    Exit code 0 when no image is behind, 1 when any is (or a check failed), 2 for bad input.
+    Exit code 0 when no image is behind, 1 when any is, 2 for bad input or configuration (or
+    a database that cannot be opened), 3 when it could not find out for some image (its
+    registry unreachable or refusing, or never checked with --offline).
 
     Example: tagwatch drift ghcr.io/org/app:prod -o json
     """
@@ -318,5 +323,7 @@ def drift(
                 err_console.print(
                     f"{'error' if r.error else 'note'}: {r.ref}: {reason}", markup=False
                 )
-    if any(r.behind or r.error for r in results):
-        raise typer.Exit(1)
+    if any(r.behind for r in results):
+        raise typer.Exit(ExitCode.FOUND)
+    if any(r.error for r in results):
+        raise typer.Exit(ExitCode.UNKNOWN)

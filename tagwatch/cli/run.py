@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,7 +25,7 @@ def run(
 
     Example: tagwatch run --config /etc/tagwatch/tagwatch.yaml --listen 0.0.0.0:8080
     """
-    overrides = {"listen": listen} if listen else {}
+    overrides: dict[str, Any] = {"listen": listen} if listen else {}
     settings = load_settings(Path(config) if config else None, **overrides)
     from tagwatch.web.server import serve
 

@@ -14,16 +14,17 @@ import msgspec
 import typer
 from rich.table import Table
 
-from tagwatch.app.context import open_store, registry_client, registry_settings
+from tagwatch.app.context import command_settings, open_store, registry_client
 from tagwatch.app.skew import ScanResult, report_json, scan_skew
 from tagwatch.app.verify import VerifyResult, parse_target, verify_workload
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
+    ExitCode,
     Output,
     console,
     err_console,
-    handle_errors,
+    handle_gate_errors,
 )
 from tagwatch.cluster import ClusterSettings, connect
 from tagwatch.core.skew import PodState, WorkloadFinding
@@ -32,6 +33,7 @@ from tagwatch.errors import UsageError
 if TYPE_CHECKING:
     from lightkube import AsyncClient
 
+    from tagwatch.app.settings import ClusterEntry, Settings
     from tagwatch.registry import RegistryClient
     from tagwatch.store import Store
 
@@ -100,22 +102,57 @@ def parse_duration(raw: str) -> float:
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
 
 
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="A cluster named in the configuration's `clusters` (its kubeconfig, context, "
+        "namespace and selector; flags override them). Default: the only one configured.",
+        show_default=False,
+    ),
+]
+
+
+def _cluster_entry(settings: Settings, name: str | None, explicit: bool) -> ClusterEntry | None:
+    """The configured cluster to use: the one named, else the only one (unless flags say where)."""
+    if name is None:
+        if explicit or len(settings.clusters) != 1:
+            return None
+        return settings.clusters[0]
+    for entry in settings.clusters:
+        if entry.name == name:
+            return entry
+    known = ", ".join(c.name for c in settings.clusters) or "none configured"
+    raise UsageError(f"--cluster {name!r} is not in the configuration's clusters ({known})")
+
+
+def _target(
+    config: str | None, cluster: str | None, kubeconfig: str | None, context: str | None
+) -> tuple[Settings, ClusterSettings, ClusterEntry | None]:
+    """The configuration, where the cluster is (flags over the configured entry), the entry."""
+    settings = command_settings(config)  # a bad config fails before anything is touched
+    entry = _cluster_entry(settings, cluster, explicit=bool(kubeconfig or context))
+    if entry is not None:
+        kubeconfig = kubeconfig or entry.kubeconfig
+        context = context or entry.context
+    return settings, ClusterSettings(kubeconfig=kubeconfig, context=context), entry
+
+
 async def _with_cluster(
-    settings: ClusterSettings,
+    cluster: ClusterSettings,
     db: str | None,
-    config: str | None,
+    settings: Settings,
     offline: bool,
     work: Callable[..., Awaitable[T]],
 ) -> T:
     """Open the store, the cluster client and (unless offline) the registry client around `work`."""
-    registries = registry_settings(config)  # a bad config fails before the database is touched
-    client = connect(settings)
+    client = connect(cluster)
     try:
-        store = open_store(db)
+        store = open_store(db or settings.database_url)
         try:
             if offline:
                 return await work(client, store, None)
-            async with registry_client(registries) as registry:
+            async with registry_client(settings.registry_settings()) as registry:
                 return await work(client, store, registry)
         finally:
             store.close()
@@ -198,7 +235,7 @@ def _no_history(f: WorkloadFinding) -> bool:
     return f.tag_digest_now is None and "@" not in f.image
 
 
-@handle_errors
+@handle_gate_errors
 def skew(
     namespace: NamespaceOption = None,
     all_namespaces: Annotated[
@@ -212,6 +249,7 @@ def skew(
     ] = None,
     offline: OfflineOption = False,
     output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    cluster: ClusterOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -222,13 +260,19 @@ def skew(
     each container with its tag's history: current, stale, ahead or unknown, with the move that
     explains it, the nodes a new pod would pull different bytes on, and the fix.
 
-    Exit code 1 when any workload is skewed, 0 when none, 2 for bad input or configuration.
+    Exit code 0 when no workload is skewed, 1 when any is, 2 for bad input or configuration
+    (or a database that cannot be opened), 3 when it could not find out: the cluster is
+    unreachable or refuses, or a tag could not be refreshed from its registry.
 
     Example: tagwatch skew -A --context prod -o json
     """
     if namespace and all_namespaces:
         raise UsageError("use either --namespace or --all-namespaces, not both")
-    settings = ClusterSettings(kubeconfig=kubeconfig, context=context)
+    settings, where, entry = _target(config, cluster, kubeconfig, context)
+    if entry is not None:
+        selector = selector or entry.selector
+        if not namespace and not all_namespaces:
+            namespace, all_namespaces = entry.namespace, entry.namespace is None
 
     async def work(
         client: AsyncClient, store: Store, registry: RegistryClient | None
@@ -239,7 +283,7 @@ def skew(
         )
 
     with _without_cyclic_gc():
-        result: ScanResult = asyncio.run(_with_cluster(settings, db, config, offline, work))
+        result: ScanResult = asyncio.run(_with_cluster(where, db, settings, offline, work))
     for message in result.refresh_errors:
         err_console.print(f"warning: could not refresh {message}", markup=False)
     if output is Output.json:
@@ -247,7 +291,9 @@ def skew(
     else:
         _print_table(result)
     if result.report.skewed:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FOUND)
+    if result.refresh_errors:
+        raise typer.Exit(ExitCode.UNKNOWN)
 
 
 def _print_verdict(result: VerifyResult) -> None:
@@ -276,7 +322,7 @@ def _print_verdict(result: VerifyResult) -> None:
             console.print(f"    fix: {fix}", markup=False)
 
 
-@handle_errors
+@handle_gate_errors
 def verify(
     target: Annotated[str, typer.Argument(help="KIND/NAME: deployment/web, sts/db, ds/agent.")],
     namespace: NamespaceOption = None,
@@ -290,6 +336,7 @@ def verify(
     kubeconfig: KubeconfigOption = None,
     offline: OfflineOption = False,
     output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    cluster: ClusterOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -298,14 +345,18 @@ def verify(
     Passes (exit 0) when the rollout completed (kubectl's rule) and, for each container, every
     ready pod runs one digest equal to what its tag points to now (refreshed from the
     registry unless --offline) or to the pinned digest. Otherwise exit 1 with what differs
-    and the fix; exit 2 for bad input or configuration. Run it right after kubectl apply.
+    and the fix; exit 2 for bad input or configuration (or a database that cannot be opened);
+    exit 3 when it could not find out (the cluster unreachable or refusing, or a tag that
+    could not be refreshed from its registry). Run it right after kubectl apply.
 
     Example: tagwatch verify deployment/web -n shop --timeout 5m
     """
     kind, name = parse_target(target)
     wait_for = parse_duration(timeout)
     every = parse_duration(interval)
-    settings = ClusterSettings(kubeconfig=kubeconfig, context=context)
+    settings, where, entry = _target(config, cluster, kubeconfig, context)
+    if entry is not None:
+        namespace = namespace or entry.namespace
 
     async def work(
         client: AsyncClient, store: Store, registry: RegistryClient | None
@@ -321,7 +372,7 @@ def verify(
             interval=every,
         )
 
-    result: VerifyResult = asyncio.run(_with_cluster(settings, db, config, offline, work))
+    result: VerifyResult = asyncio.run(_with_cluster(where, db, settings, offline, work))
     for message in result.refresh_errors:
         err_console.print(f"warning: could not refresh {message}", markup=False)
     if output is Output.json:
@@ -333,5 +384,8 @@ def verify(
         _print_json(data)
     else:
         _print_verdict(result)
-    if not result.passed:
-        raise typer.Exit(1)
+    if result.passed:
+        return
+    if result.refresh_errors and not result.timed_out:
+        raise typer.Exit(ExitCode.UNKNOWN)  # judged against history the registry could not confirm
+    raise typer.Exit(ExitCode.FOUND)

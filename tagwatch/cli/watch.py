@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from contextlib import closing
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from tagwatch.app.context import open_store
-from tagwatch.cli.common import DbOption, Output, console, err_console, handle_errors, parse_refs
+from tagwatch.app.context import command_settings, open_store
+from tagwatch.cli.common import (
+    ConfigOption,
+    DbOption,
+    Output,
+    console,
+    err_console,
+    handle_errors,
+    parse_refs,
+    print_json,
+)
+from tagwatch.core.times import iso_utc
 from tagwatch.errors import UsageError
 
 watch_app = typer.Typer(help="Manage the watched tags.", no_args_is_help=True)
@@ -46,6 +56,7 @@ def add(
     ] = None,
     label: Annotated[list[str], typer.Option("--label", "-l", help="KEY=VALUE, repeatable.")] = [],  # noqa: B006
     db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Watch tags: record their digest history from now on.
 
@@ -54,7 +65,8 @@ def add(
     parsed = parse_refs(refs)
     labels = _labels(label)
     seconds = _interval(interval)
-    with closing(open_store(db)) as store, store.begin() as tx:
+    url = db or command_settings(config).database_url
+    with closing(open_store(url)) as store, store.begin() as tx:
         added = [
             tx.add_watch(ref.untagged(), interval_seconds=seconds, labels=labels) for ref in parsed
         ]
@@ -67,35 +79,49 @@ def add(
 def list_(
     output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
     db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """List the watched tags.
+    """List the watched tags: those of the configuration's `watches` and those added here.
 
-    Example: tagwatch watch list -o json
+    SOURCE says where each comes from: `config` (the file `tagwatch run` polls; a pattern like
+    `repo:release-*` is listed as written) or `database` (`tagwatch watch add`).
+
+    Example: tagwatch watch list --config tagwatch.yaml -o json
     """
-    with closing(open_store(db)) as store, store.begin() as tx:
-        watches = tx.watches()
+    settings = command_settings(config)
+    with closing(open_store(db or settings.database_url)) as store, store.begin() as tx:
+        stored = tx.watches()
+    rows: list[dict[str, Any]] = [
+        {
+            "ref": w.ref,
+            "source": "config",
+            "interval_seconds": int(w.interval) if w.interval else None,
+            "labels": dict(w.labels),
+            "added_at": None,
+        }
+        for w in settings.watches
+    ] + [
+        {
+            "ref": str(w.ref),
+            "source": "database",
+            "interval_seconds": w.interval_seconds,
+            "labels": dict(w.labels),
+            "added_at": iso_utc(w.added_at),
+        }
+        for w in stored
+    ]
     if output is Output.json:
-        from tagwatch.cli.common import print_json
-
-        print_json(
-            [
-                {
-                    "ref": str(w.ref),
-                    "interval_seconds": w.interval_seconds,
-                    "labels": dict(w.labels),
-                    "added_at": w.added_at.isoformat(),
-                }
-                for w in watches
-            ]
-        )
+        print_json(rows)
         return
-    table = Table("REF", "INTERVAL", "LABELS", "ADDED", box=None)
-    for w in watches:
+    table = Table("REF", "SOURCE", "INTERVAL", "LABELS", "ADDED", box=None)
+    for row in rows:
+        added = row["added_at"]
         table.add_row(
-            str(w.ref),
-            f"{w.interval_seconds}s" if w.interval_seconds else "default",
-            ",".join(f"{k}={v}" for k, v in w.labels.items()),
-            w.added_at.strftime("%Y-%m-%d %H:%M"),
+            str(row["ref"]),
+            str(row["source"]),
+            f"{row['interval_seconds']}s" if row["interval_seconds"] else "default",
+            ",".join(f"{k}={v}" for k, v in row["labels"].items()),
+            f"{str(added)[:19]}Z" if added else "-",
         )
     console.print(table)
 
@@ -105,13 +131,15 @@ def list_(
 def remove(
     refs: Annotated[list[str], typer.Argument(help="Watched references to stop watching.")],
     db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Stop watching tags. Their recorded history is kept.
 
     Example: tagwatch watch remove nginx:1.27
     """
     parsed = parse_refs(refs)
-    with closing(open_store(db)) as store, store.begin() as tx:
+    url = db or command_settings(config).database_url
+    with closing(open_store(url)) as store, store.begin() as tx:
         removed = [tx.remove_watch(ref.untagged()) for ref in parsed]
     missing = [ref for ref, ok in zip(parsed, removed, strict=True) if not ok]
     for ref, ok in zip(parsed, removed, strict=True):

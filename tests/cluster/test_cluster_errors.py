@@ -19,11 +19,12 @@ def _closed_port() -> int:
 def test_unreachable_cluster_is_a_failed_check_naming_the_server(tmp_path: Path, cli: Cli) -> None:
     port = _closed_port()
     config = write_kubeconfig(tmp_path / "kc", [KubeContext("gone", f"http://127.0.0.1:{port}")])
-    result = cli("skew", "-A", "--offline", "--kubeconfig", str(config), code=1)
+    # Exit 3: the gate could not find out, which CI must not read as skew (issue 12).
+    result = cli("skew", "-A", "--offline", "--kubeconfig", str(config), code=3)
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: cannot reach the Kubernetes API at")
     assert f"127.0.0.1:{port}" in line and "--context" in line
-    verify = cli("verify", "deploy/web", "--offline", "--kubeconfig", str(config), code=1)
+    verify = cli("verify", "deploy/web", "--offline", "--kubeconfig", str(config), code=3)
     assert "cannot reach" in verify.stderr
 
 
@@ -31,7 +32,7 @@ def test_forbidden_resource_names_it_and_points_at_the_rbac(
     kube: Callable[..., Kube], cli: Cli
 ) -> None:
     k = kube([], forbidden=("replicasets",))
-    result = cli("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    result = cli("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=3)
     [line] = result.stderr.strip().splitlines()
     assert "denied (403) to list replicasets in all namespaces" in line
     assert 'cannot list resource "replicasets"' in line
@@ -40,7 +41,7 @@ def test_forbidden_resource_names_it_and_points_at_the_rbac(
 
 def test_wrong_token_is_access_denied(kube: Callable[..., Kube], cli: Cli) -> None:
     k = kube([], token="right", client_token="wrong")
-    result = cli("skew", "-n", "shop", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    result = cli("skew", "-n", "shop", "--offline", "--kubeconfig", str(k.kubeconfig), code=3)
     assert "not authenticated (401)" in result.stderr
     assert "namespace 'shop'" in result.stderr
 

@@ -125,7 +125,8 @@ def test_images_without_base_labels_are_unknown_not_failures(
 
 
 def test_offline_drift_of_an_image_never_checked_is_an_error(run: Run) -> None:
-    result = run("drift", "127.0.0.1:1/never/seen:1", "--offline", "-o", "json", code=1)
+    # Exit 3 (issue 12): not judged is "could not find out", not a finding.
+    result = run("drift", "127.0.0.1:1/never/seen:1", "--offline", "-o", "json", code=3)
     [row] = as_json(result)
     assert row["state"] == "error"
     assert "never checked" in row["error"]

@@ -53,6 +53,7 @@ def test_pin_and_drift_report_a_refused_image_in_one_line(
     ref = f"{basic_registry.host}/{repo_name}:v1"
     (tmp_path / "Dockerfile").write_text(f"FROM {ref}\n")
     proc = _tagwatch(tmp_path, command, "Dockerfile" if command == "pin" else ref)
-    assert proc.returncode == 1, proc.stderr
+    # drift is a deploy gate: a refused registry is "could not find out", exit 3 (issue 12)
+    assert proc.returncode == (1 if command == "pin" else 3), proc.stderr
     said = (proc.stdout + proc.stderr).splitlines()
     assert len([line for line in said if "401" in line]) == 1, said
