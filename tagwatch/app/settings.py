@@ -126,8 +126,8 @@ class RegistryEntry(_Secret):
     password_file: Path | None = None
     allowed_auth_hosts: tuple[str, ...] = ()
     budget: BudgetSettings = BudgetSettings()
-    request_deadline: float = 30.0
-    check_deadline: float = 60.0
+    request_deadline: Duration = 30.0
+    check_deadline: Duration = 60.0
 
     _deadlines = field_validator("request_deadline", "check_deadline", mode="before")(_duration)
 
