@@ -64,12 +64,17 @@ class _Item(Protocol):
     def attempts(self) -> int: ...
 
 
-class _OutboxTx(Protocol):
+class _OutboxOps(Protocol):
     def claim_due(
         self, *, now: datetime, worker: str, limit: int = ..., lease_seconds: int = ...
     ) -> list[Any]: ...
     def mark_delivered(self, item_id: int, *, now: datetime) -> None: ...
     def mark_failed(self, item_id: int, *, error: str, retry_at: datetime) -> None: ...
+
+
+class _OutboxTx(Protocol):
+    @property
+    def outbox(self) -> _OutboxOps: ...
 
 
 class _Outbox(Protocol):
@@ -164,7 +169,9 @@ class _Batch:
         else:
             self.report.retrying += 1
         self.report.errors.append(f"{item.key}: {error}")
-        self._record(lambda tx: tx.mark_failed(item.id, error=error, retry_at=retry_at), item)
+        self._record(
+            lambda tx: tx.outbox.mark_failed(item.id, error=error, retry_at=retry_at), item
+        )
 
     async def deliver(self, item: _Item, lease: timedelta, claimed_at: datetime) -> bool:
         """Deliver one item; False when the batch's lease is too far gone to start it."""
@@ -196,7 +203,7 @@ class _Batch:
         # it next knows it may already be there.
         started = self.now()
         if not self._record(
-            lambda tx: tx.mark_failed(
+            lambda tx: tx.outbox.mark_failed(
                 item.id,
                 error=f"delivery started by {self.worker} at {started.isoformat()}; not confirmed",
                 retry_at=started + 2 * lease,
@@ -222,7 +229,7 @@ class _Batch:
             return True
         finally:
             self.pacer.sent(destination.pace_key)
-        if self._record(lambda tx: tx.mark_delivered(item.id, now=self.now()), item):
+        if self._record(lambda tx: tx.outbox.mark_delivered(item.id, now=self.now()), item):
             if result.duplicate:
                 self.report.duplicates += 1
             else:
@@ -281,7 +288,9 @@ async def deliver_due(
     claimed_at = now()
     with store.begin() as tx:
         claimed = list(
-            tx.claim_due(now=claimed_at, worker=worker, limit=limit, lease_seconds=lease_seconds)
+            tx.outbox.claim_due(
+                now=claimed_at, worker=worker, limit=limit, lease_seconds=lease_seconds
+            )
         )
     report.claimed = len(claimed)
     batch = _Batch(store, destinations, now, worker, pacer or Pacer(), report)

@@ -41,7 +41,7 @@ def test_kill_9_between_slack_ok_and_the_mark_does_not_repeat_the_message(
     try:
         alert = move_alert()
         with store.begin() as tx:
-            tx.enqueue(
+            tx.outbox.enqueue(
                 key=alert.key,
                 destination="alerts",
                 kind=alert.kind.value,
@@ -66,7 +66,7 @@ def test_kill_9_between_slack_ok_and_the_mark_does_not_repeat_the_message(
         assert child.returncode == -signal.SIGKILL, output
 
         with store.begin() as tx:
-            assert tx.outbox_depth() == 1  # not delivered as far as the outbox knows
+            assert tx.outbox.depth() == 1  # not delivered as far as the outbox knows
         restarted = BotDestination(
             "alerts", token=VALID_TOKEN, channel="C-ALERTS", base_url=slack.api_url, timeout=2
         )
@@ -82,6 +82,6 @@ def test_kill_9_between_slack_ok_and_the_mark_does_not_repeat_the_message(
         assert (report.claimed, report.duplicates, report.delivered) == (1, 1, 0)
         assert len(slack.posts) == 1
         with store.begin() as tx:
-            assert tx.outbox_depth() == 0
+            assert tx.outbox.depth() == 0
     finally:
         store.close()

@@ -52,7 +52,7 @@ class Clock:
 def enqueue(store: Store, alerts: Sequence[Alert], now: datetime) -> list[bool]:
     with store.begin() as tx:
         return [
-            tx.enqueue(
+            tx.outbox.enqueue(
                 key=a.key, destination=a.destination, kind=a.kind.value, payload=a.payload, now=now
             )
             for a in alerts
@@ -61,7 +61,7 @@ def enqueue(store: Store, alerts: Sequence[Alert], now: datetime) -> list[bool]:
 
 def depth(store: Store) -> int:
     with store.begin() as tx:
-        return tx.outbox_depth()
+        return tx.outbox.depth()
 
 
 def alerts(count: int, destination: str = "alerts") -> list[Alert]:

@@ -125,7 +125,7 @@ def test_kill_9_mid_delivery_then_restart_loses_and_doubles_nothing(
 
     def depth() -> int:
         with store.begin() as tx:
-            return tx.outbox_depth()
+            return tx.outbox.depth()
 
     try:
         first = Process(config, tmp_path / "run-1.log")
@@ -185,7 +185,7 @@ def test_sigterm_stops_gracefully_and_releases_the_poll_lease(
     store = Store.open(pg_url)
     try:
         with store.begin() as tx:
-            assert tx.acquire_lease(
+            assert tx.leases.acquire(
                 "poll",
                 holder="someone-else",
                 now=__import__("datetime").datetime.now(__import__("datetime").UTC),

@@ -214,13 +214,13 @@ def test_an_exception_inside_begin_leaves_nothing_written(store: Store) -> None:
             REF, A, at(0), build=BuildInfo(INDEX, platforms={"linux/amd64": B})
         )
         tx.record(observation, classify(TagHistory(REF), observation))
-        tx.enqueue(key="k", destination="d", kind="move", payload={}, now=at(0))
+        tx.outbox.enqueue(key="k", destination="d", kind="move", payload={}, now=at(0))
         raise Boom
     with store.begin() as tx:
         assert tx.watches() == []
         assert tx.history(REF) == TagHistory(REF)
         assert tx.known_digests([A]) == set()
-        assert tx.outbox_depth() == 0
+        assert tx.outbox.depth() == 0
 
 
 def test_the_same_move_recorded_by_two_connections_makes_one_row(store_url: str) -> None:

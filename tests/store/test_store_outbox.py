@@ -12,7 +12,7 @@ from tests.store.helpers import at
 def _enqueue(store: Store, count: int, *, minute: float = 0) -> None:
     with store.begin() as tx:
         for i in range(count):
-            tx.enqueue(
+            tx.outbox.enqueue(
                 key=f"move:{i}:#alerts",
                 destination="#alerts",
                 kind="move",
@@ -23,14 +23,18 @@ def _enqueue(store: Store, count: int, *, minute: float = 0) -> None:
 
 def test_enqueue_is_idempotent_by_key_and_keeps_the_transaction_usable(store: Store) -> None:
     with store.begin() as tx:
-        assert tx.enqueue(key="k1", destination="#a", kind="move", payload={"x": 1}, now=at(0))
-        assert not tx.enqueue(key="k1", destination="#a", kind="move", payload={"x": 2}, now=at(1))
+        assert tx.outbox.enqueue(
+            key="k1", destination="#a", kind="move", payload={"x": 1}, now=at(0)
+        )
+        assert not tx.outbox.enqueue(
+            key="k1", destination="#a", kind="move", payload={"x": 2}, now=at(1)
+        )
         # the duplicate did not abort the transaction (it would on PostgreSQL without ON CONFLICT)
-        assert tx.enqueue(key="k2", destination="#a", kind="skew", payload={}, now=at(1))
+        assert tx.outbox.enqueue(key="k2", destination="#a", kind="skew", payload={}, now=at(1))
     with store.begin() as tx:
-        assert not tx.enqueue(key="k1", destination="#a", kind="move", payload={}, now=at(2))
-        assert tx.outbox_depth() == 2
-        items = tx.claim_due(now=at(5), worker="w")
+        assert not tx.outbox.enqueue(key="k1", destination="#a", kind="move", payload={}, now=at(2))
+        assert tx.outbox.depth() == 2
+        items = tx.outbox.claim_due(now=at(5), worker="w")
     assert [(i.key, dict(i.payload), i.attempts, i.created_at) for i in items] == [
         ("k1", {"x": 1}, 0, at(0)),
         ("k2", {}, 0, at(1)),
@@ -40,36 +44,36 @@ def test_enqueue_is_idempotent_by_key_and_keeps_the_transaction_usable(store: St
 def test_claim_deliver_fail_and_retry(store: Store) -> None:
     _enqueue(store, 2)
     with store.begin() as tx:
-        first, second = tx.claim_due(now=at(1), worker="w1")
-        assert tx.claim_due(now=at(1), worker="w2") == []  # both under w1's claim
-        tx.mark_delivered(first.id, now=at(1))
-        tx.mark_failed(second.id, error="slack said 500", retry_at=at(10))
+        first, second = tx.outbox.claim_due(now=at(1), worker="w1")
+        assert tx.outbox.claim_due(now=at(1), worker="w2") == []  # both under w1's claim
+        tx.outbox.mark_delivered(first.id, now=at(1))
+        tx.outbox.mark_failed(second.id, error="slack said 500", retry_at=at(10))
     with store.begin() as tx:
-        assert tx.outbox_depth() == 1
-        assert tx.claim_due(now=at(9), worker="w1") == []  # not due before retry_at
-        (retried,) = tx.claim_due(now=at(10), worker="w1")
+        assert tx.outbox.depth() == 1
+        assert tx.outbox.claim_due(now=at(9), worker="w1") == []  # not due before retry_at
+        (retried,) = tx.outbox.claim_due(now=at(10), worker="w1")
     assert retried.id == second.id
     assert retried.attempts == 1
     with store.begin() as tx:
-        tx.mark_delivered(retried.id, now=at(11))
-        assert tx.outbox_depth() == 0
-        assert tx.claim_due(now=at(100), worker="w1") == []
+        tx.outbox.mark_delivered(retried.id, now=at(11))
+        assert tx.outbox.depth() == 0
+        assert tx.outbox.claim_due(now=at(100), worker="w1") == []
 
 
 def test_an_expired_claim_is_claimed_again(store: Store) -> None:
     _enqueue(store, 1)
     with store.begin() as tx:
-        (item,) = tx.claim_due(now=at(1), worker="dead", lease_seconds=60)
+        (item,) = tx.outbox.claim_due(now=at(1), worker="dead", lease_seconds=60)
     with store.begin() as tx:
-        assert tx.claim_due(now=at(1.5), worker="alive") == []
-        (again,) = tx.claim_due(now=at(2), worker="alive")
+        assert tx.outbox.claim_due(now=at(1.5), worker="alive") == []
+        (again,) = tx.outbox.claim_due(now=at(2), worker="alive")
     assert again.id == item.id
 
 
 def test_claim_due_respects_the_limit_oldest_first(store: Store) -> None:
     _enqueue(store, 5)
     with store.begin() as tx:
-        batch = tx.claim_due(now=at(10), worker="w", limit=3)
+        batch = tx.outbox.claim_due(now=at(10), worker="w", limit=3)
     assert [i.key for i in batch] == ["move:0:#alerts", "move:1:#alerts", "move:2:#alerts"]
 
 
@@ -86,7 +90,7 @@ def test_claims_by_two_workers_never_overlap(store_url: str) -> None:
     def worker_a() -> None:
         try:
             with first.begin() as tx:
-                claimed["a"] = tx.claim_due(now=at(1), worker="a", limit=6)
+                claimed["a"] = tx.outbox.claim_due(now=at(1), worker="a", limit=6)
                 first_claimed.set()
                 if postgres:  # hold the row locks until the other worker has claimed
                     assert second_done.wait(20), "worker b was blocked by worker a's locks"
@@ -98,7 +102,7 @@ def test_claims_by_two_workers_never_overlap(store_url: str) -> None:
         try:
             assert first_claimed.wait(20)
             with second.begin() as tx:
-                claimed["b"] = tx.claim_due(now=at(1), worker="b", limit=6)
+                claimed["b"] = tx.outbox.claim_due(now=at(1), worker="b", limit=6)
             second_done.set()
         except BaseException as exc:
             errors.append(exc)
@@ -120,19 +124,19 @@ def test_claims_by_two_workers_never_overlap(store_url: str) -> None:
 
 def test_a_lease_is_taken_renewed_refused_taken_over_and_released(store: Store) -> None:
     with store.begin() as tx:
-        assert tx.acquire_lease("scheduler", holder="r1", now=at(0), ttl_seconds=60)
-        assert tx.acquire_lease("scheduler", holder="r1", now=at(0.5), ttl_seconds=60)  # renew
-        assert not tx.acquire_lease("scheduler", holder="r2", now=at(1), ttl_seconds=60)
-        assert tx.acquire_lease("other", holder="r2", now=at(1), ttl_seconds=60)
+        assert tx.leases.acquire("scheduler", holder="r1", now=at(0), ttl_seconds=60)
+        assert tx.leases.acquire("scheduler", holder="r1", now=at(0.5), ttl_seconds=60)  # renew
+        assert not tx.leases.acquire("scheduler", holder="r2", now=at(1), ttl_seconds=60)
+        assert tx.leases.acquire("other", holder="r2", now=at(1), ttl_seconds=60)
     with store.begin() as tx:
         # r1 renewed at 0.5 until 1.5: r2 may take over only after that
-        assert not tx.acquire_lease("scheduler", holder="r2", now=at(1.4), ttl_seconds=60)
-        assert tx.acquire_lease("scheduler", holder="r2", now=at(1.5), ttl_seconds=60)
-        assert not tx.acquire_lease("scheduler", holder="r1", now=at(2), ttl_seconds=60)
-        tx.release_lease("scheduler", holder="r1")  # not r1's any more: no effect
-        assert not tx.acquire_lease("scheduler", holder="r1", now=at(2), ttl_seconds=60)
-        tx.release_lease("scheduler", holder="r2")
-        assert tx.acquire_lease("scheduler", holder="r1", now=at(2), ttl_seconds=60)
+        assert not tx.leases.acquire("scheduler", holder="r2", now=at(1.4), ttl_seconds=60)
+        assert tx.leases.acquire("scheduler", holder="r2", now=at(1.5), ttl_seconds=60)
+        assert not tx.leases.acquire("scheduler", holder="r1", now=at(2), ttl_seconds=60)
+        tx.leases.release("scheduler", holder="r1")  # not r1's any more: no effect
+        assert not tx.leases.acquire("scheduler", holder="r1", now=at(2), ttl_seconds=60)
+        tx.leases.release("scheduler", holder="r2")
+        assert tx.leases.acquire("scheduler", holder="r1", now=at(2), ttl_seconds=60)
 
 
 def test_two_replicas_racing_for_a_free_lease_get_it_once(store_url: str) -> None:
@@ -143,7 +147,7 @@ def test_two_replicas_racing_for_a_free_lease_get_it_once(store_url: str) -> Non
     def race(store: Store, holder: str) -> None:
         barrier.wait()
         with store.begin() as tx:
-            results[holder] = tx.acquire_lease("cycle", holder=holder, now=at(0), ttl_seconds=30)
+            results[holder] = tx.leases.acquire("cycle", holder=holder, now=at(0), ttl_seconds=30)
 
     threads = [
         threading.Thread(target=race, args=(s, f"replica-{n}")) for n, s in enumerate(stores)
@@ -161,5 +165,5 @@ def test_two_replicas_racing_for_a_free_lease_get_it_once(store_url: str) -> Non
 def test_outbox_times_are_aware_utc(store: Store) -> None:
     _enqueue(store, 1)
     with store.begin() as tx:
-        (item,) = tx.claim_due(now=at(1), worker="w")
+        (item,) = tx.outbox.claim_due(now=at(1), worker="w")
     assert item.created_at.utcoffset() == timedelta(0)
