@@ -22,6 +22,7 @@ from slack_sdk.http_retry.state import RetryState
 
 from tagwatch.core.retry_after import parse_retry_after as read_retry_after
 from tagwatch.notify.delivery import DeliveryError
+from tagwatch.redaction import Redact
 
 __all__ = [
     "MAX_RETRY_AFTER",
@@ -71,27 +72,12 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
-class _Redact(logging.Filter):
-    """Replaces secrets (tokens, webhook URLs) in records of the SDK's logger."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = tuple(s for s in secrets if s)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        record.msg, record.args = message, None
-        return True
-
-
 def sdk_logger(name: str, secrets: Iterable[str]) -> logging.Logger:
     """The logger one destination's SDK client writes to, with `secrets` redacted."""
     logger = logging.getLogger(f"tagwatch.notify.sdk.{name}")
-    for old in [f for f in logger.filters if isinstance(f, _Redact)]:
+    for old in [f for f in logger.filters if isinstance(f, Redact)]:
         logger.removeFilter(old)
-    logger.addFilter(_Redact(secrets))
+    logger.addFilter(Redact(secrets))
     return logger
 
 

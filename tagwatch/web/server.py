@@ -6,7 +6,8 @@ import socket
 
 import uvicorn
 
-from tagwatch.app.service import build_service, configure_logging
+from tagwatch.app.logs import configure_logging
+from tagwatch.app.service import build_service
 from tagwatch.app.settings import Settings
 from tagwatch.errors import ConfigError
 from tagwatch.web.app import create_app

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tagwatch.app.budget import Budget
+from tagwatch.app.logs import JsonFormatter
 from tagwatch.app.scheduler import WatchPlan, stable_offset
-from tagwatch.app.service import JsonFormatter, Redact
 from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
+from tagwatch.redaction import Redact
 from tagwatch.registry import RateLimitStatus
 from tests.service.conftest import eventually, running, service_config
 from tests.support.registry import TestRegistry
