@@ -47,6 +47,12 @@ class Metrics:
             ["registry"],
             registry=r,
         )
+        self.stuck = Gauge(
+            "tagwatch_registry_stuck",
+            "1 while the registry has not answered within its request deadline",
+            ["registry"],
+            registry=r,
+        )
         self.outbox_depth = Gauge("tagwatch_outbox_depth", "Alerts not delivered yet", registry=r)
         self.delivered = Counter("tagwatch_alerts_delivered", "Alerts Slack accepted", registry=r)
         self.delivery_failures = Counter(

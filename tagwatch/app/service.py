@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
 from tagwatch.app.budget import Budget
 from tagwatch.app.check import CheckResult, run_check, utcnow
 from tagwatch.app.context import judge_for
+from tagwatch.app.metrics import Metrics
 from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
 from tagwatch.app.settings import BudgetSettings, ClusterEntry, Settings
+from tagwatch.app.watch_labels import WatchLabels
 from tagwatch.core.artifacts import pattern_matches
 from tagwatch.core.moves import Source
 from tagwatch.core.references import ImageRef
@@ -29,90 +29,15 @@ from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
 from tagwatch.notify.outbox import alert_on_move, enqueue_skew
 from tagwatch.registry import RegistryClient
-from tagwatch.store import SlackThreads, Store
+from tagwatch.store import SlackThreads, Store, StoreTx
 
-__all__ = [
-    "JsonFormatter",
-    "Metrics",
-    "Redact",
-    "Service",
-    "build_destinations",
-    "build_service",
-    "configure_logging",
-    "secrets_of",
-]
+__all__ = ["Service", "build_destinations", "build_service"]
 
 log = logging.getLogger(__name__)
 # Longer than any backoff (capped at 1 h) or in-flight mark: what waits longer is parked.
 PARKED_BEYOND = timedelta(minutes=90)
 
 POLL_LEASE = "poll"
-
-
-class Metrics:
-    """The service's Prometheus metrics, in their own registry (one per service)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.checks = Counter(
-            "tagwatch_checks",
-            "Tag checks, by registry and source",
-            ["registry", "source"],
-            registry=r,
-        )
-        self.moves = Counter(
-            "tagwatch_moves",
-            "Tag moves detected, by registry and kind",
-            ["registry", "change"],
-            registry=r,
-        )
-        self.errors = Counter(
-            "tagwatch_check_errors", "Tag checks that failed, by registry", ["registry"], registry=r
-        )
-        self.latency = Histogram(
-            "tagwatch_check_batch_seconds",
-            "Time to check one batch of tags, by registry",
-            ["registry"],
-            registry=r,
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-        )
-        self.rate_limit_remaining = Gauge(
-            "tagwatch_registry_ratelimit_remaining",
-            "ratelimit-remaining last reported by the registry",
-            ["registry"],
-            registry=r,
-        )
-        self.budget_available = Gauge(
-            "tagwatch_registry_budget_available",
-            "Tag checks the request budget allows now",
-            ["registry"],
-            registry=r,
-        )
-        self.stuck = Gauge(
-            "tagwatch_registry_stuck",
-            "1 while the registry has not answered within its request deadline",
-            ["registry"],
-            registry=r,
-        )
-        self.outbox_depth = Gauge("tagwatch_outbox_depth", "Alerts not delivered yet", registry=r)
-        self.delivered = Counter("tagwatch_alerts_delivered", "Alerts Slack accepted", registry=r)
-        self.delivery_failures = Counter(
-            "tagwatch_alert_delivery_failures", "Failed alert deliveries (retried)", registry=r
-        )
-        self.skewed = Gauge(
-            "tagwatch_skewed_workloads",
-            "Workloads running more than one digest of a tag",
-            ["cluster"],
-            registry=r,
-        )
-        self.watches = Gauge("tagwatch_watched_tags", "Tags this replica polls", registry=r)
-        self.requests = Gauge(
-            "tagwatch_registry_requests_sent", "HTTP requests sent to registries", registry=r
-        )
-        self.leader = Gauge(
-            "tagwatch_poll_leader", "1 when this replica holds the poll lease", registry=r
-        )
 
 
 def build_destinations(settings: Settings, *, store: Store | None = None) -> dict[str, Destination]:
@@ -222,7 +147,7 @@ class Service:
         """Alerts parked after a permanent Slack failure get one try now: a restart usually
         follows fixing the token or channel that refused them."""
         with self.store.begin() as tx:
-            woken = tx.retry_parked(now=self.now(), parked_beyond=PARKED_BEYOND)
+            woken = tx.outbox.retry_parked(now=self.now(), parked_beyond=PARKED_BEYOND)
         if woken:
             log.info("retrying %d alert(s) parked after a permanent delivery failure", woken)
 
@@ -242,9 +167,9 @@ class Service:
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
         with contextlib.suppress(TagwatchError), self.store.begin() as tx:
-            tx.release_lease(POLL_LEASE, holder=self.holder)
+            tx.leases.release(POLL_LEASE, holder=self.holder)
             for cluster in self.settings.clusters:
-                tx.release_lease(f"scan:{cluster.name}", holder=self.holder)
+                tx.leases.release(f"scan:{cluster.name}", holder=self.holder)
         self.leader = False
         self.started = False
         log.info("tagwatch service %s stopped", self.holder)
@@ -260,7 +185,7 @@ class Service:
     def _lease(self, name: str) -> bool:
         ttl = max(1, math_ceil(self.settings.scheduler.lease_ttl))
         with self.store.begin() as tx:
-            return tx.acquire_lease(name, holder=self.holder, now=self.now(), ttl_seconds=ttl)
+            return tx.leases.acquire(name, holder=self.holder, now=self.now(), ttl_seconds=ttl)
 
     async def renew_leases(self) -> None:
         if self._stopping:
@@ -488,7 +413,7 @@ class Service:
             self.metrics.delivered.inc(report.delivered)
             self.metrics.delivery_failures.inc(report.retrying + report.permanent)
             with self.store.begin() as tx:
-                self.metrics.outbox_depth.set(tx.outbox_depth())
+                self.metrics.outbox_depth.set(tx.outbox.depth())
         except TagwatchError as exc:
             log.error("alert delivery failed: %s", exc)
 
@@ -531,13 +456,23 @@ class Service:
         queued = 0
         routes = self.settings.routes()
         with self.store.begin() as tx:
+            watches = self._watch_labels(tx)
             for finding in findings:
                 queued += enqueue_skew(
-                    tx, finding.to_json(report.builds), routes=routes, labels={}, now=self.now()
+                    tx,
+                    finding,
+                    cluster=cluster.name,
+                    builds=report.builds,
+                    routes=routes,
+                    labels=_labels_of_image(watches, finding.image),
+                    now=self.now(),
                 )
         if queued:
             self._deliver_now.set()
         return queued
+
+    def _watch_labels(self, tx: StoreTx) -> WatchLabels:
+        return WatchLabels(self.settings.watches, [(w.ref, w.labels) for w in tx.watches()])
 
     # -- health ------------------------------------------------------------------------
 
@@ -546,7 +481,7 @@ class Service:
         checks: dict[str, Any] = {"scheduler": bool(self.started and self.scheduler.running)}
         try:
             with self.store.begin() as tx:
-                depth = tx.outbox_depth()
+                depth = tx.outbox.depth()
             checks["database"] = True
             self.metrics.outbox_depth.set(depth)
         except TagwatchError as exc:
@@ -568,6 +503,13 @@ class Service:
         return checks
 
 
+def _labels_of_image(watches: WatchLabels, image: str) -> Mapping[str, str]:
+    try:
+        return watches.labels_of(ImageRef.parse(image.partition("@")[0]))
+    except ValueError:
+        return {}
+
+
 def math_ceil(value: float) -> int:
     return int(-(-value // 1))
 
@@ -586,75 +528,3 @@ def build_service(settings: Settings, *, holder: str | None = None) -> Service:
         destinations=build_destinations(settings, store=store),
         holder=holder,
     )
-
-
-def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value the settings resolve to (for log redaction)."""
-    values: list[str | None] = [settings.slack.bot_token(), settings.slack.webhook_url()]
-    values += [entry.password() for entry in settings.registries.values()]
-    hooks = settings.webhooks
-    values += [hooks.distribution.secret(), hooks.dockerhub.secret()]
-    values += [hooks.github.secret(), hooks.ecr.secret(), settings.http.read_token()]
-    if settings.database_url:
-        from sqlalchemy.engine import make_url
-
-        with contextlib.suppress(Exception):
-            values.append(make_url(settings.database_url).password)
-    return [v for v in values if v and len(v) >= 4]
-
-
-class Redact(logging.Filter):
-    """Replace secret values in log records (message and arguments) with `***`."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.secrets = sorted(set(secrets), key=len, reverse=True)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            clean = message
-            for secret in self.secrets:
-                clean = clean.replace(secret, "***")
-            if clean != message or record.args:
-                record.msg, record.args = clean, None
-        return True
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the exception)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        import json
-
-        data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created).astimezone().isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data)
-
-
-def configure_logging(settings: Settings, stream: Any = None) -> logging.Handler:
-    """Log to stderr as JSON or text at the configured level, secrets redacted."""
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        JsonFormatter()
-        if settings.log.format == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    handler.addFilter(Redact(secrets_of(settings)))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(settings.log.level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
-    for noisy in ("apscheduler", "httpx", "httpcore"):  # one line per request is too much
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    return handler

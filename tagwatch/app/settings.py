@@ -24,9 +24,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from tagwatch.core.alerts import DEFAULT_CHANGES, Route
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
+from tagwatch.core.routes import DEFAULT_CHANGES, Condition, Route
 from tagwatch.core.signing import KeylessIdentity, SigningPolicy
 from tagwatch.errors import ConfigError, InvalidReference
 from tagwatch.registry import RegistrySettings
@@ -187,13 +187,20 @@ class WatchEntry(_Model):
 
 
 class RouteEntry(_Model):
-    """Send matching moves to `channel`: by tag glob (`patterns`) and/or watch `labels`."""
+    """Send matching moves and cluster findings to `channel`: by tag glob (`patterns`), watch
+    `labels`, and for findings the `clusters` and `namespaces` (globs) they were found in.
+
+    `changes` names move kinds and, optionally, finding conditions (`skewed`, `at_risk`,
+    `stuck_rollout`; naming none takes all three unless `skew: false`).
+    """
 
     channel: str = Field(min_length=1)
     patterns: tuple[str, ...] = ()
     labels: dict[str, str] = Field(default_factory=dict)
-    changes: tuple[Change, ...] = tuple(sorted(DEFAULT_CHANGES, key=str))
+    changes: tuple[Change | Condition, ...] = tuple(sorted(DEFAULT_CHANGES, key=str))
     skew: bool = True
+    clusters: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
 
 
 class SlackSettings(_Secret):
@@ -439,6 +446,8 @@ class Settings(BaseSettings):
                 labels=dict(r.labels),
                 changes=frozenset(r.changes),
                 skew=r.skew,
+                clusters=r.clusters,
+                namespaces=r.namespaces,
             )
             for r in self.slack.routes
         ]

@@ -2,71 +2,58 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tagwatch.core.moves import BuildInfo, Change, TagMove
+from tagwatch.core.digests import Digest
+from tagwatch.core.moves import BuildInfo, TagMove
 from tagwatch.core.references import ImageRef
+from tagwatch.core.routes import Condition, Route, destinations_for, finding_destinations
 from tagwatch.core.skew_fix import rollout_restart
+from tagwatch.core.times import iso_utc
+
+if TYPE_CHECKING:
+    from tagwatch.core.skew_findings import WorkloadFinding
+    from tagwatch.core.workloads import ImageKey
 
 __all__ = [
-    "DEFAULT_CHANGES",
     "Alert",
     "AlertKind",
-    "Route",
     "alerts_for_move",
+    "alerts_for_resolution",
     "alerts_for_skew",
-    "destinations_for",
+    "conditions_of",
+    "episode_key",
     "move_key",
     "skew_key",
 ]
 
-#: The changes a route alerts on unless it says otherwise. `first_seen` is left out so that
-#: adding 10,000 watches does not post 10,000 messages; a route can opt in.
-DEFAULT_CHANGES: frozenset[Change] = frozenset(
-    {Change.MOVED, Change.REPOINTED, Change.DELETED, Change.RESTORED}
-)
-
 
 class AlertKind(StrEnum):
-    """What an alert is about."""
+    """What an alert is about: a move, a finding of a cluster scan, or a finding gone."""
 
     MOVE = "move"
     SKEW = "skew"
+    AT_RISK = "at_risk"
+    STUCK_ROLLOUT = "stuck_rollout"
+    RESOLVED = "resolved"
+
+    @property
+    def is_finding(self) -> bool:
+        """A finding of a cluster scan (rendered with its workload, pods and fix)."""
+        return self in _FINDING_KINDS
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Send alerts for matching tags to `destination`.
-
-    A tag matches when it matches one of `patterns` (shell globs over the full reference
-    `registry/repo:tag` or the familiar one `repo:tag`; none means any tag) and carries every
-    label in `labels` (values are globs too; none means any labels). `changes` limits which
-    moves alert; `skew` whether skew findings for the tag alert too.
-    """
-
-    destination: str
-    patterns: tuple[str, ...] = ()
-    labels: Mapping[str, str] = field(default_factory=dict)
-    changes: frozenset[Change] = DEFAULT_CHANGES
-    skew: bool = True
-
-    def matches(self, ref: ImageRef, labels: Mapping[str, str]) -> bool:
-        """Whether a tag `ref` watched with `labels` is routed here."""
-        if self.patterns:
-            names = (str(ref.untagged()), ref.untagged().familiar)
-            if not any(fnmatch.fnmatchcase(n, p) for p in self.patterns for n in names):
-                return False
-        for name, want in self.labels.items():
-            have = labels.get(name)
-            if have is None or not fnmatch.fnmatchcase(have, want):
-                return False
-        return True
+_KIND_OF = {
+    Condition.SKEWED: AlertKind.SKEW,
+    Condition.AT_RISK: AlertKind.AT_RISK,
+    Condition.STUCK_ROLLOUT: AlertKind.STUCK_ROLLOUT,
+}
+_FINDING_KINDS = frozenset(_KIND_OF.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,38 +71,8 @@ class Alert:
         return str(self.payload.get("thread", ""))
 
 
-def destinations_for(
-    routes: Sequence[Route],
-    ref: ImageRef,
-    labels: Mapping[str, str],
-    *,
-    change: Change | None = None,
-) -> list[str]:
-    """Destinations of every matching route, in route order, each once.
-
-    `change=None` asks about a skew finding; otherwise about a move of that kind.
-    """
-    out: list[str] = []
-    for route in routes:
-        if change is None and not route.skew:
-            continue
-        if change is not None and change not in route.changes:
-            continue
-        if route.matches(ref, labels) and route.destination not in out:
-            out.append(route.destination)
-    return out
-
-
 def _hash(parts: Iterable[str]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
-
-
-def _iso(when: datetime | None) -> str | None:
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _s(value: object | None) -> str:
@@ -137,23 +94,7 @@ def move_key(move: TagMove, destination: str) -> str:
             move.change.value,
             _s(move.from_digest),
             _s(move.to_digest),
-            _s(_iso(anchor)),
-            destination,
-        )
-    )
-
-
-def skew_key(finding: Mapping[str, Any], destination: str) -> str:
-    """The idempotency key of a skew finding: workload, container and the set of digests."""
-    digests = sorted(str(d) for d in (finding.get("digests") or {}))
-    return "skew:" + _hash(
-        (
-            _s(finding.get("cluster")),
-            _s(finding.get("kind")),
-            _s(finding.get("namespace")),
-            _s(finding.get("name")),
-            _s(finding.get("container")),
-            ",".join(digests),
+            _s(iso_utc(anchor)),
             destination,
         )
     )
@@ -188,8 +129,8 @@ def _move_payload(
         "change": move.change.value,
         "from_digest": _s(move.from_digest) or None,
         "to_digest": _s(move.to_digest) or None,
-        "window_start": _iso(move.window_start),
-        "detected_at": _iso(move.detected_at),
+        "window_start": iso_utc(move.window_start),
+        "detected_at": iso_utc(move.detected_at),
         "source": move.source.value,
         "platforms": {
             "added": list(move.platforms.added),
@@ -223,90 +164,241 @@ def alerts_for_move(
     ]
 
 
-def _repository_of(image: str) -> str:
-    """`repo:tag`, `repo@sha256:…` or `repo:tag@sha256:…` → `repo` (the pinnable name)."""
-    name = image.partition("@")[0]
-    slash, colon = name.rfind("/"), name.rfind(":")
-    return name[:colon] if colon > slash else name
+# -- cluster findings -------------------------------------------------------------------
 
 
-def _fix(finding: Mapping[str, Any]) -> dict[str, Any]:
-    kind = _s(finding.get("kind")) or "deployment"
-    name = _s(finding.get("name"))
-    namespace = _s(finding.get("namespace")) or "default"
-    pin = _s(finding.get("tag_digest_now"))
-    repository = _repository_of(_s(finding.get("image")))
+def conditions_of(finding: WorkloadFinding) -> tuple[Condition, ...]:
+    """What is wrong with a finding's container, if anything (a finding may be all fine)."""
+    found = (
+        (Condition.SKEWED, finding.skewed),
+        (Condition.AT_RISK, finding.at_risk),
+        (Condition.STUCK_ROLLOUT, finding.stuck_rollout),
+    )
+    return tuple(condition for condition, present in found if present)
+
+
+def _fingerprint(finding: WorkloadFinding, condition: Condition) -> str:
+    """The state an episode alerts on: the set of digests running, and for a risk the digest
+    the next restart would pull (the predicted change)."""
+    digests = ",".join(sorted(str(d) for d in finding.digests))
+    if condition is Condition.AT_RISK:
+        return f"{digests}->{_s(finding.tag_digest_now)}"
+    return digests
+
+
+def episode_key(finding: WorkloadFinding, *, cluster: str, condition: Condition) -> str:
+    """Which episode a finding belongs to: cluster, workload, container and condition."""
+    key = finding.key
+    return "episode:" + _hash(
+        (cluster, key.kind, key.namespace, key.name, finding.container, condition.value)
+    )
+
+
+def skew_key(
+    finding: WorkloadFinding,
+    destination: str,
+    *,
+    cluster: str,
+    condition: Condition = Condition.SKEWED,
+) -> str:
+    """The idempotency key of a finding's alert: its episode and the digests (or predicted
+    change) it shows, so the same state alerts once however many scans see it."""
+    return "skew:" + _hash(
+        (
+            episode_key(finding, cluster=cluster, condition=condition),
+            _fingerprint(finding, condition),
+            destination,
+        )
+    )
+
+
+def _image_ref(image: str) -> ImageRef | None:
+    """The tag a container names (its digest dropped), None when it does not parse."""
+    try:
+        return ImageRef.parse(image.partition("@")[0]) if image else None
+    except ValueError:
+        return None
+
+
+def _fix(finding: WorkloadFinding, ref: ImageRef | None) -> dict[str, Any]:
+    key = finding.key
+    pin = finding.tag_digest_now
+    repository = (
+        ImageRef(ref.registry, ref.repository, None).familiar
+        if ref is not None
+        else finding.image.partition("@")[0]
+    )
     return {
-        "restart": rollout_restart(kind, name, namespace),
+        "restart": rollout_restart(key.kind or "Deployment", key.name, key.namespace or "default"),
         "pin": f"image: {repository}@{pin}" if pin else None,
     }
 
 
-def _skew_payload(
-    finding: Mapping[str, Any], ref: ImageRef | None, labels: Mapping[str, str]
+def _running_builds(
+    finding: WorkloadFinding, builds: Mapping[Digest, BuildInfo]
+) -> dict[str, dict[str, Any] | None]:
+    """The build behind each digest the finding shows (running now, or the tag's now); a
+    local image ID has no registry build to show."""
+    out: dict[str, dict[str, Any] | None] = {
+        str(key): None if key.local else _build(builds.get(key.digest)) for key in finding.digests
+    }
+    if finding.tag_digest_now is not None:
+        out.setdefault(str(finding.tag_digest_now), _build(builds.get(finding.tag_digest_now)))
+    return out
+
+
+def _by_text(item: tuple[ImageKey, object]) -> str:
+    return str(item[0])
+
+
+def _finding_payload(
+    finding: WorkloadFinding,
+    *,
+    condition: Condition,
+    cluster: str,
+    ref: ImageRef | None,
+    builds: Mapping[Digest, BuildInfo],
+    labels: Mapping[str, str],
 ) -> dict[str, Any]:
-    digests = finding.get("digests") or {}
-    pods = finding.get("pods") or []
+    key = finding.key
     return {
-        "thread": str(ref.untagged()) if ref else _s(finding.get("image")),
+        "thread": str(ref.untagged()) if ref else finding.image,
         "ref": str(ref.untagged()) if ref else None,
-        "cluster": finding.get("cluster"),
-        "kind": _s(finding.get("kind")),
-        "namespace": _s(finding.get("namespace")),
-        "name": _s(finding.get("name")),
-        "container": _s(finding.get("container")),
-        "image": _s(finding.get("image")),
-        "tag_digest_now": finding.get("tag_digest_now"),
-        "digests": {str(d): sorted(str(p) for p in ps) for d, ps in sorted(digests.items())},
+        "condition": condition.value,
+        "cluster": cluster,
+        "kind": key.kind,
+        "namespace": key.namespace,
+        "name": key.name,
+        "container": finding.container,
+        "image": finding.image,
+        "tag_digest_now": _s(finding.tag_digest_now) or None,
+        "digests": {
+            str(d): sorted(pods) for d, pods in sorted(finding.digests.items(), key=_by_text)
+        },
         "pods": [
             {
-                k: (None if p.get(k) is None else str(p.get(k)))
-                for k in ("name", "node", "digest", "started_at", "state", "explanation")
+                "name": p.name,
+                "node": p.node,
+                "digest": str(p.digest) if p.digest else None,
+                "started_at": iso_utc(p.started_at),
+                "state": p.state.value,
+                "explanation": p.explanation,
             }
-            for p in pods
+            for p in finding.pods
         ],
-        "fix": _fix(finding),
-        "remediation": [str(r) for r in finding.get("remediation") or []],
-        "reasons": [str(r) for r in finding.get("reasons") or []],
-        "risk": None if finding.get("risk") is None else str(finding.get("risk")),
+        "nodes": {n: str(d) if d else None for n, d in sorted(finding.nodes.items())},
+        "last_move_at": iso_utc(finding.last_move_at),
+        "rollout": {"complete": finding.rollout.complete, "reason": finding.rollout.reason},
+        "builds": _running_builds(finding, builds),
+        "fix": _fix(finding, ref),
+        "remediation": list(finding.remediation),
+        "reasons": list(finding.reasons),
+        "risk": finding.risk,
         "labels": dict(sorted(labels.items())),
     }
 
 
 def alerts_for_skew(
-    finding: Mapping[str, Any],
+    finding: WorkloadFinding,
     *,
+    cluster: str,
+    builds: Mapping[Digest, BuildInfo],
     routes: Sequence[Route],
     labels: Mapping[str, str],
+    conditions: Iterable[Condition] | None = None,
 ) -> list[Alert]:
-    """One alert per destination for a skewed workload (the cluster scan's JSON shape,
-    `WorkloadFinding.to_json`); none when the finding says it is not skewed.
+    """One alert per destination and condition of a finding (skewed, at risk, stuck
+    rollout); none when the finding is fine. `conditions` limits which are alerted (the
+    ones whose episode opens or changes now).
 
-    The finding's `image` is parsed to route by tag; an image that does not parse is
-    routed only by routes without patterns.
+    Routes match the tag the container names (an image that does not parse is routed only
+    by routes without patterns), the watch's `labels`, the cluster and the namespace.
     """
-    if finding.get("skewed") is False:
-        return []
-    image = _s(finding.get("image"))
-    ref: ImageRef | None
-    try:
-        ref = ImageRef.parse(image.partition("@")[0]) if image else None
-    except ValueError:
-        ref = None
-    if ref is None:
-        targets = [
-            r.destination
-            for r in routes
-            if r.skew and not r.patterns and r.matches(_NO_REF, labels)
+    ref = _image_ref(finding.image)
+    wanted = set(conditions_of(finding) if conditions is None else conditions)
+    alerts: list[Alert] = []
+    for condition in conditions_of(finding):
+        if condition not in wanted:
+            continue
+        targets = finding_destinations(
+            routes,
+            ref,
+            labels,
+            condition=condition,
+            cluster=cluster,
+            namespace=finding.key.namespace,
+        )
+        if not targets:
+            continue
+        payload = _finding_payload(
+            finding, condition=condition, cluster=cluster, ref=ref, builds=builds, labels=labels
+        )
+        alerts += [
+            Alert(
+                key=skew_key(finding, dest, cluster=cluster, condition=condition),
+                destination=dest,
+                kind=_KIND_OF[condition],
+                payload=payload,
+            )
+            for dest in targets
         ]
-        targets = list(dict.fromkeys(targets))
-    else:
-        targets = destinations_for(routes, ref, labels)
-    payload = _skew_payload(finding, ref, labels)
+    return alerts
+
+
+def _span(elapsed: timedelta) -> str:
+    """`2 h 10 m`, `5 m`, `40 s`: how long an episode lasted, as people say it."""
+    seconds = max(0, int(elapsed.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m")]
+    text = " ".join(f"{n} {unit}" for n, unit in parts if n)
+    return text or f"{seconds} s"
+
+
+def alerts_for_resolution(
+    opened: Mapping[str, Any],
+    *,
+    key: str,
+    opened_at: datetime,
+    resolved_at: datetime,
+    routes: Sequence[Route],
+) -> list[Alert]:
+    """A short "resolved after 2 h 10 m" for every destination the episode's opening alert
+    (`opened`, its payload) would go to now; it replies in the same thread."""
+    ref = _image_ref(str(opened.get("ref") or ""))
+    condition = Condition(str(opened.get("condition") or Condition.SKEWED.value))
+    labels = {str(k): str(v) for k, v in (opened.get("labels") or {}).items()}
+    targets = finding_destinations(
+        routes,
+        ref,
+        labels,
+        condition=condition,
+        cluster=_s(opened.get("cluster")) or None,
+        namespace=_s(opened.get("namespace")) or None,
+    )
+    after = _span(resolved_at - opened_at)
+    payload = {
+        "thread": opened.get("thread"),
+        "ref": opened.get("ref"),
+        "condition": condition.value,
+        "cluster": opened.get("cluster"),
+        "kind": opened.get("kind"),
+        "namespace": opened.get("namespace"),
+        "name": opened.get("name"),
+        "container": opened.get("container"),
+        "image": opened.get("image"),
+        "opened_at": iso_utc(opened_at),
+        "resolved_at": iso_utc(resolved_at),
+        "resolved_after": after,
+        "labels": dict(sorted(labels.items())),
+    }
     return [
-        Alert(key=skew_key(finding, dest), destination=dest, kind=AlertKind.SKEW, payload=payload)
+        Alert(
+            key="resolved:" + _hash((key, _s(iso_utc(opened_at)), dest)),
+            destination=dest,
+            kind=AlertKind.RESOLVED,
+            payload=payload,
+        )
         for dest in targets
     ]
-
-
-_NO_REF = ImageRef("invalid.invalid", "unparsable")

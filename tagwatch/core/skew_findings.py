@@ -95,6 +95,8 @@ class WorkloadFinding:
     repushed_recently: bool = False
     remediation: tuple[str, ...] = ()
     init: bool = False
+    #: A rollout stopped with old and new templates running (set by the rollout rule).
+    stuck_rollout: bool = False
 
     def to_json(self, builds: Mapping[Digest, BuildInfo]) -> dict[str, Any]:
         return {

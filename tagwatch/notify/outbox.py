@@ -5,19 +5,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tagwatch.core.alerts import Alert, Route, alerts_for_move, alerts_for_skew
+from tagwatch.core.alerts import Alert, alerts_for_move, alerts_for_skew
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, TagMove
 from tagwatch.core.references import ImageRef
+from tagwatch.core.routes import Route
+
+if TYPE_CHECKING:
+    from tagwatch.core.skew import WorkloadFinding
 
 __all__ = ["MoveHook", "alert_on_move", "enqueue_alerts", "enqueue_skew"]
 
 log = logging.getLogger(__name__)
 
 
-class _Tx(Protocol):
+class _Queue(Protocol):
     def enqueue(
         self,
         *,
@@ -27,6 +31,11 @@ class _Tx(Protocol):
         payload: Mapping[str, Any],
         now: datetime,
     ) -> bool: ...
+
+
+class _Tx(Protocol):
+    @property
+    def outbox(self) -> _Queue: ...
 
     def builds(self, digests: Iterable[Digest]) -> Mapping[Digest, BuildInfo]: ...
 
@@ -40,7 +49,7 @@ def enqueue_alerts(tx: _Tx, alerts: Iterable[Alert], *, now: datetime) -> int:
     before is skipped, so the same move or finding never alerts twice)."""
     queued = 0
     for alert in alerts:
-        if tx.enqueue(
+        if tx.outbox.enqueue(
             key=alert.key,
             destination=alert.destination,
             kind=alert.kind.value,
@@ -76,12 +85,15 @@ def alert_on_move(
 
 def enqueue_skew(
     tx: _Tx,
-    finding: Mapping[str, Any],
+    finding: WorkloadFinding,
     *,
+    cluster: str,
+    builds: Mapping[Digest, BuildInfo],
     routes: Sequence[Route],
     labels: Mapping[str, str],
     now: datetime,
 ) -> int:
-    """Queue the alerts of one skew finding (`WorkloadFinding.to_json`); the same workload,
-    container and set of digests alerts once, however many scans see it."""
-    return enqueue_alerts(tx, alerts_for_skew(finding, routes=routes, labels=labels), now=now)
+    """Queue the alerts of one cluster finding; the same workload, container and set of
+    digests alerts once, however many scans see it."""
+    alerts = alerts_for_skew(finding, cluster=cluster, builds=builds, routes=routes, labels=labels)
+    return enqueue_alerts(tx, alerts, now=now)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tagwatch.core.alerts import Alert, Route, alerts_for_move, alerts_for_skew
+from tagwatch.core.alerts import Alert, alerts_for_move, alerts_for_skew
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, Change, PlatformDiff, TagMove
 from tagwatch.core.references import ImageRef
+from tagwatch.core.rollouts import RolloutStatus
+from tagwatch.core.routes import Route
+from tagwatch.core.skew_findings import PodFinding, PodState, WorkloadFinding
+from tagwatch.core.workloads import ImageKey, WorkloadKey
 
 REF = ImageRef.parse("ghcr.io/org/app:prod")
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -62,34 +66,45 @@ def move_alert(
 
 
 def skew_finding(
-    *, digests: int = 2, pods_per_digest: int = 2, name: str = "web"
-) -> dict[str, Any]:
-    all_digests = [str(Digest.of(f"d{i}".encode())) for i in range(digests)]
+    *,
+    digests: int = 2,
+    pods_per_digest: int = 2,
+    name: str = "web",
+    image: str = "ghcr.io/org/app:prod",
+    skewed: bool = True,
+    at_risk: bool = False,
+    namespace: str = "shop",
+) -> WorkloadFinding:
+    all_digests = [ImageKey(Digest.of(f"d{i}".encode())) for i in range(digests)]
     pods = [
-        {
-            "name": f"{name}-7d9f-{i}-{j}",
-            "node": f"node-{j % 3}",
-            "digest": d,
-            "started_at": "2026-11-01T12:00:00Z",
-            "state": "running",
-            "explanation": "pulled before the tag moved (IfNotPresent kept the old bytes)",
-        }
+        PodFinding(
+            name=f"{name}-7d9f-{i}-{j}",
+            node=f"node-{j % 3}",
+            digest=d,
+            started_at=T0,
+            state=PodState.STALE,
+            explanation="pulled before the tag moved (IfNotPresent kept the old bytes)",
+        )
         for i, d in enumerate(all_digests)
         for j in range(pods_per_digest)
     ]
-    return {
-        "kind": "Deployment",
-        "namespace": "shop",
-        "name": name,
-        "container": "app",
-        "image": "ghcr.io/org/app:prod",
-        "digests": {d: [p["name"] for p in pods if p["digest"] == d] for d in all_digests},
-        "pods": pods,
-        "tag_digest_now": all_digests[-1],
-    }
+    return WorkloadFinding(
+        key=WorkloadKey("Deployment", namespace, name),
+        container="app",
+        image=image,
+        skewed=skewed,
+        at_risk=at_risk,
+        digests={d: tuple(p.name for p in pods if p.digest == d) for d in all_digests},
+        pods=tuple(pods),
+        tag_digest_now=all_digests[-1].digest,
+        moves=(),
+        rollout=RolloutStatus(True, "rollout complete"),
+    )
 
 
 def skew_alert(**kwargs: Any) -> Alert:
-    found = alerts_for_skew(skew_finding(**kwargs), routes=[Route("alerts")], labels={})
+    found = alerts_for_skew(
+        skew_finding(**kwargs), cluster="prod-eu", builds={}, routes=[Route("alerts")], labels={}
+    )
     assert len(found) == 1
     return found[0]

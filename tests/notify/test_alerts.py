@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 from tagwatch.core.alerts import (
     AlertKind,
-    Route,
     alerts_for_move,
+    alerts_for_resolution,
     alerts_for_skew,
     move_key,
     skew_key,
@@ -16,6 +17,7 @@ from tagwatch.core.alerts import (
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import Change, PlatformDiff
 from tagwatch.core.references import ImageRef
+from tagwatch.core.routes import Condition, Route
 from tests.notify.factories import REF, T0, A, B, C, build, move, skew_finding
 
 ROUTES = [
@@ -146,9 +148,12 @@ def test_a_flip_back_and_forth_alerts_each_time() -> None:
 
 def test_a_skew_key_ignores_pod_names_and_digest_order() -> None:
     finding = skew_finding()
-    shuffled = dict(finding, digests=dict(reversed(list(finding["digests"].items()))))
-    shuffled["pods"] = [dict(p, name=p["name"] + "-x") for p in finding["pods"]]
-    assert skew_key(finding, "x") == skew_key(shuffled, "x")
+    shuffled = replace(
+        finding,
+        digests=dict(reversed(list(finding.digests.items()))),
+        pods=tuple(replace(p, name=p.name + "-x") for p in finding.pods),
+    )
+    assert skew_key(finding, "x", cluster="c") == skew_key(shuffled, "x", cluster="c")
 
 
 def test_a_skew_key_changes_with_the_digest_set_workload_and_destination() -> None:
@@ -156,33 +161,109 @@ def test_a_skew_key_changes_with_the_digest_set_workload_and_destination() -> No
     more = skew_finding(digests=3)
     other = skew_finding(name="api")
     assert (
-        len({skew_key(base, "x"), skew_key(more, "x"), skew_key(other, "x"), skew_key(base, "y")})
+        len(
+            {
+                skew_key(base, "x", cluster="c"),
+                skew_key(more, "x", cluster="c"),
+                skew_key(other, "x", cluster="c"),
+                skew_key(base, "y", cluster="c"),
+            }
+        )
         == 4
     )
 
 
 def test_a_skew_alert_carries_the_fix_and_routes_by_its_image_tag() -> None:
     routes = [Route("prod", patterns=("*:prod",)), Route("dev", patterns=("*:dev",))]
-    [alert] = alerts_for_skew(skew_finding(), routes=routes, labels={})
+    [alert] = alerts_for_skew(skew_finding(), cluster="c", builds={}, routes=routes, labels={})
     assert alert.kind is AlertKind.SKEW and alert.destination == "prod"
     fix = alert.payload["fix"]
     assert fix["restart"] == "kubectl rollout restart deployment/web -n shop"
-    assert fix["pin"] == f"image: ghcr.io/org/app@{skew_finding()['tag_digest_now']}"
+    assert fix["pin"] == f"image: ghcr.io/org/app@{skew_finding().tag_digest_now}"
     assert alert.thread == "ghcr.io/org/app:prod"
     json.dumps(alert.payload)
 
 
 def test_a_skew_route_can_be_turned_off() -> None:
-    assert alerts_for_skew(skew_finding(), routes=[Route("x", skew=False)], labels={}) == []
+    routes = [Route("x", skew=False)]
+    assert alerts_for_skew(skew_finding(), cluster="c", builds={}, routes=routes, labels={}) == []
 
 
 def test_a_skew_finding_with_an_unparsable_image_goes_to_catch_all_routes_only() -> None:
-    finding = dict(skew_finding(), image="Not A/valid image")
+    finding = skew_finding(image="Not A/valid image")
     routes = [Route("p", patterns=("*",)), Route("all")]
-    assert [a.destination for a in alerts_for_skew(finding, routes=routes, labels={})] == ["all"]
+    found = alerts_for_skew(finding, cluster="c", builds={}, routes=routes, labels={})
+    assert [a.destination for a in found] == ["all"]
 
 
 def test_digests_in_keys_are_full_digests() -> None:
     key_a = move_key(move(old=A, new=B), "x")
     near = Digest("sha256", str(B).split(":")[1][:12] + "0" * 52)
     assert move_key(move(old=A, new=near), "x") != key_a
+
+
+def test_an_at_risk_finding_alerts_naming_its_cluster_and_the_predicted_digest() -> None:
+    finding = skew_finding(digests=1, skewed=False, at_risk=True)
+    [alert] = alerts_for_skew(
+        finding, cluster="prod-eu", builds={}, routes=[Route("all")], labels={"team": "pay"}
+    )
+    assert alert.kind is AlertKind.AT_RISK
+    assert alert.payload["cluster"] == "prod-eu"
+    assert alert.payload["condition"] == "at_risk"
+    assert alert.payload["labels"] == {"team": "pay"}
+    assert alert.payload["tag_digest_now"] == str(finding.tag_digest_now)
+
+
+def test_a_finding_is_routed_by_watch_labels_cluster_and_namespace_globs() -> None:
+    routes = [
+        Route("pay", labels={"team": "pay"}),
+        Route("prod", clusters=("prod-*",)),
+        Route("shop", namespaces=("shop",)),
+        Route("other-ns", namespaces=("kube-*",)),
+    ]
+
+    def dests(cluster: str, labels: dict[str, str]) -> list[str]:
+        found = alerts_for_skew(
+            skew_finding(), cluster=cluster, builds={}, routes=routes, labels=labels
+        )
+        return [a.destination for a in found]
+
+    assert dests("prod-eu", {"team": "pay"}) == ["pay", "prod", "shop"]
+    assert dests("staging", {}) == ["shop"]
+
+
+def test_a_route_naming_conditions_takes_only_those_findings() -> None:
+    risky = skew_finding(digests=1, skewed=False, at_risk=True)
+    only_risk = [Route("r", changes=frozenset({Change.MOVED, Condition.AT_RISK}))]
+    only_skew = [Route("s", changes=frozenset({Condition.SKEWED}))]
+    assert len(alerts_for_skew(risky, cluster="c", builds={}, routes=only_risk, labels={})) == 1
+    assert alerts_for_skew(risky, cluster="c", builds={}, routes=only_skew, labels={}) == []
+    # a move route still takes the moves it names and no others
+    assert [
+        a.destination
+        for a in alerts_for_move(move(), before=None, after=None, routes=only_risk, labels={})
+    ] == ["r"]
+    assert alerts_for_move(move(), before=None, after=None, routes=only_skew, labels={}) == []
+
+
+def test_a_move_route_with_clusters_still_takes_moves_of_its_tags() -> None:
+    route = Route("prod", clusters=("prod-*",), patterns=("*:prod",))
+    assert route.matches(REF, {})
+    assert not route.matches(REF, {}, cluster="staging")
+
+
+def test_a_resolution_replies_in_the_opening_thread_saying_how_long_it_lasted() -> None:
+    [opened] = alerts_for_skew(
+        skew_finding(), cluster="prod-eu", builds={}, routes=[Route("all")], labels={}
+    )
+    [done] = alerts_for_resolution(
+        opened.payload,
+        key="episode:x",
+        opened_at=T0,
+        resolved_at=T0 + timedelta(hours=2, minutes=10),
+        routes=[Route("all")],
+    )
+    assert done.kind is AlertKind.RESOLVED
+    assert done.thread == opened.thread
+    assert done.payload["resolved_after"] == "2 h 10 m"
+    assert done.key != opened.key

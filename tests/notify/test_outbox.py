@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from tagwatch.app.check import run_check
-from tagwatch.core.alerts import Route
 from tagwatch.core.moves import Change, Observation
 from tagwatch.core.references import ImageRef
+from tagwatch.core.routes import Route
 from tagwatch.notify.outbox import alert_on_move, enqueue_skew
 from tagwatch.notify.slack import BotDestination
 from tagwatch.notify.worker import Pacer, deliver_due
@@ -24,7 +24,7 @@ ROUTES = [Route("alerts", changes=frozenset(Change))]
 
 def _depth(store: Store) -> int:
     with store.begin() as tx:
-        return tx.outbox_depth()
+        return tx.outbox.depth()
 
 
 def test_a_move_and_its_alert_commit_together(store: Store) -> None:
@@ -38,7 +38,7 @@ def test_a_move_and_its_alert_commit_together(store: Store) -> None:
         tx.record(Observation(REF, B, moved.detected_at, build=build("222")), moved)
         hook(tx, moved, build("222"))
     with store.begin() as tx:
-        [item] = tx.claim_due(now=T0 + timedelta(hours=1), worker="t")
+        [item] = tx.outbox.claim_due(now=T0 + timedelta(hours=1), worker="t")
     # The build before the move was read from the store, in the same transaction.
     assert item.payload["before"]["revision"] == "111"
     assert item.payload["after"]["revision"] == "222"
@@ -64,11 +64,27 @@ def test_the_same_move_seen_twice_queues_one_alert(store: Store) -> None:
 def test_a_skew_seen_by_every_scan_alerts_once_until_its_digests_change(store: Store) -> None:
     for digests in (2, 2, 2, 3):
         with store.begin() as tx:
-            enqueue_skew(tx, skew_finding(digests=digests), routes=ROUTES, labels={}, now=T0)
+            enqueue_skew(
+                tx,
+                skew_finding(digests=digests),
+                cluster="c",
+                builds={},
+                routes=ROUTES,
+                labels={},
+                now=T0,
+            )
     assert _depth(store) == 2
     with store.begin() as tx:
         assert (
-            enqueue_skew(tx, dict(skew_finding(), skewed=False), routes=ROUTES, labels={}, now=T0)
+            enqueue_skew(
+                tx,
+                skew_finding(skewed=False),
+                cluster="c",
+                builds={},
+                routes=ROUTES,
+                labels={},
+                now=T0,
+            )
             == 0
         )
 

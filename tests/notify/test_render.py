@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from tagwatch.core.alerts import Alert, AlertKind, Route, alerts_for_move
+from tagwatch.core.alerts import Alert, AlertKind, alerts_for_move
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import Change, PlatformDiff
 from tagwatch.core.references import ImageRef
+from tagwatch.core.routes import Route
 from tagwatch.notify.render import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, render
 from tests.notify.factories import A, B, build, move, move_alert, skew_alert
 from tests.support.blockkit import validated

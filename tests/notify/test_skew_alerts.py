@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tagwatch.core.alerts import AlertKind, Route, alerts_for_skew
+from tagwatch.core.alerts import AlertKind, alerts_for_skew
 from tagwatch.core.moves import Sighting, TagHistory
-from tagwatch.core.skew import find_skew
+from tagwatch.core.routes import Route
+from tagwatch.core.skew import WorkloadFinding, find_skew
 from tagwatch.core.workloads import (
     ContainerRun,
     ContainerSpec,
@@ -49,7 +50,7 @@ def _pod(name: str, node: str, digest: object, started_minutes: int) -> PodRecor
     )
 
 
-def _finding() -> dict[str, object]:
+def _finding() -> WorkloadFinding:
     controller = ControllerRecord(
         kind="Deployment",
         namespace="shop",
@@ -78,15 +79,16 @@ def _finding() -> dict[str, object]:
         ),
     )
     report = find_skew([workload], {REF: history}, {}, T0 + timedelta(hours=5))
-    [finding] = [f for f in report.to_json()["workloads"] if f["skewed"]]
-    return finding  # type: ignore[no-any-return]
+    [finding] = [f for f in report.findings if f.skewed]
+    return finding
 
 
 def test_a_real_skew_finding_alerts_once_with_pods_nodes_and_the_fix() -> None:
     finding = _finding()
-    [alert] = alerts_for_skew(finding, routes=[Route("alerts", patterns=("*:prod",))], labels={})
+    routes = [Route("alerts", patterns=("*:prod",))]
+    [alert] = alerts_for_skew(finding, cluster="c", builds={}, routes=routes, labels={})
     assert alert.kind is AlertKind.SKEW
-    again = alerts_for_skew(json.loads(json.dumps(finding)), routes=[Route("alerts")], labels={})
+    again = alerts_for_skew(_finding(), cluster="c", builds={}, routes=[Route("alerts")], labels={})
     assert again[0].key == alert.key
     text, blocks = render(alert)
     body = json.dumps(blocks)
