@@ -11,6 +11,7 @@ from tagwatch.cli.config import config_app
 from tagwatch.cli.db import db_app
 from tagwatch.cli.history import history
 from tagwatch.cli.pin import drift, lint, pin
+from tagwatch.cli.report import report
 from tagwatch.cli.run import run
 from tagwatch.cli.skew import skew, verify
 from tagwatch.cli.watch import watch_app
@@ -36,6 +37,7 @@ app.command("verify")(verify)
 app.command("lint")(lint)
 app.command("pin")(pin)
 app.command("drift")(drift)
+app.command("report")(report)
 
 
 def _version(value: bool) -> None:
