@@ -62,11 +62,11 @@ def _nodes(pods: Sequence[Mapping[str, Any]]) -> str:
     return f" on {plural(len(nodes), 'node')}: {shown}{more}"
 
 
-def _build_note(build: Mapping[str, Any] | None) -> str:
-    if not build:
-        return ""
-    parts = [f"{k} {code(build[k])}" for k in ("revision", "version") if build.get(k)]
-    return f" ({', '.join(parts)})" if parts else ""
+def _notes(digest: str, now: object, build: Mapping[str, Any] | None) -> str:
+    """` (the tag now, revision `abc`)`: what a digest is, in one parenthesis."""
+    notes = ["the tag now"] if digest == now else []
+    notes += [f"{k} {code(build[k])}" for k in ("revision", "version") if build and build.get(k)]
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def _digest_section(
@@ -77,10 +77,9 @@ def _digest_section(
     now: object,
     build: Mapping[str, Any] | None,
 ) -> str:
-    mark = " (the tag now)" if digest == now else ""
     detail = list(pods) or [{"name": n} for n in names]
     title = (
-        f"*{code(short_digest(digest))}*{mark}{_build_note(build)}: "
+        f"*{code(short_digest(digest))}*{_notes(digest, now, build)}: "
         f"{plural(len(names) or len(detail), 'pod')}{_nodes(detail)}\n{code(digest)}"
     )
     return upto(title, [_pod_line(p) for p in detail], limit=MAX_SECTION, most=MAX_PODS)

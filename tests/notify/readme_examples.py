@@ -6,11 +6,17 @@ when the README and the renderer disagree.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
-from tagwatch.core.alerts import Alert, Route, alerts_for_move
+from tagwatch.core.alerts import Alert, alerts_for_move, alerts_for_resolution, alerts_for_skew
+from tagwatch.core.rollouts import RolloutStatus
+from tagwatch.core.routes import Route
+from tagwatch.core.skew import WorkloadFinding
 from tagwatch.notify.render import render
-from tests.notify.factories import build, move, skew_alert
+from tests.notify import scenes
+from tests.notify.factories import T0, A, B, build, move
 from tests.support.blockkit import as_text, validated
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -31,11 +37,44 @@ def _move() -> Alert:
     return alert
 
 
+ROUTES = [Route("#image-tags")]
+
+
+def _finding(finding: WorkloadFinding) -> Alert:
+    builds = {A: build("1111111"), B: build("2222222")}
+    labels = {"team": "payments"}
+    [alert] = alerts_for_skew(
+        finding, cluster="prod-eu", builds=builds, routes=ROUTES, labels=labels
+    )
+    return alert
+
+
+def _stuck() -> WorkloadFinding:
+    """A rollout that gave up, as the scan reports it (the rollout rule sets the flag)."""
+    status = RolloutStatus(False, "ProgressDeadlineExceeded: ReplicaSet web-7d9f has timed out")
+    return replace(scenes.skewed(), skewed=False, stuck_rollout=True, rollout=status)
+
+
+def _resolved() -> Alert:
+    opened = _finding(scenes.at_risk())
+    [alert] = alerts_for_resolution(
+        opened.payload,
+        key=opened.key,
+        opened_at=T0,
+        resolved_at=T0 + timedelta(hours=2, minutes=10),
+        routes=ROUTES,
+    )
+    return alert
+
+
 def examples() -> list[tuple[str, Alert]]:
     """One alert of each kind, titled as the README names them."""
     return [
         ("A tag re-pushed", _move()),
-        ("Digest skew in a cluster", skew_alert()),
+        ("Digest skew in a cluster", _finding(scenes.skewed())),
+        ("At risk: uniform now, split by the next restart", _finding(scenes.at_risk())),
+        ("A stuck rollout", _finding(_stuck())),
+        ("Resolved (a reply in the finding's thread)", _resolved()),
     ]
 
 

@@ -308,8 +308,9 @@ def test_pods_are_grouped_by_digest_with_their_nodes_and_the_build() -> None:
     assert len(groups) == 2
     old, now = groups
     assert old.startswith(f"*`sha256:{first[7:19]}`* (revision `1111111`): 3 pods on 3 nodes: ")
+    assert now.startswith(f"*`sha256:{second[7:19]}`* (the tag now, revision `2222222`): ")
     assert "node-0, node-1, node-2" in old
-    assert "(the tag now)" in now and "(the tag now)" not in old
+    assert "the tag now" not in old
     assert "web-7d9f-0-0" in old and "web-7d9f-1-0" in now
 
 
@@ -344,3 +345,27 @@ def test_without_the_scans_steps_the_fix_pins_the_same_spelling() -> None:
     body = _all_text(blocks)
     assert f"image: ghcr.io/org/app:prod@{now}" in body
     assert "image: ghcr.io/org/app@" not in body
+
+
+def test_a_resolved_finding_is_one_short_reply() -> None:
+    payload = {
+        "thread": "ghcr.io/org/app:prod",
+        "condition": "at_risk",
+        "cluster": "prod-eu",
+        "kind": "Deployment",
+        "namespace": "shop",
+        "name": "web",
+        "opened_at": "2026-11-01T10:00:00Z",
+        "resolved_at": "2026-11-01T12:10:00Z",
+        "resolved_after": "2 h 10 m",
+    }
+    text, blocks = _render(Alert("k", "alerts", AlertKind.RESOLVED, payload))
+    assert text == (
+        "Resolved after 2 h 10 m: skew at the next restart of deployment/web (shop) "
+        "in cluster prod-eu"
+    )
+    [reply] = blocks
+    assert (
+        "found <!date^" in reply["text"]["text"]
+        and "|2026-11-01T10:00:00Z>" in reply["text"]["text"]
+    )
