@@ -14,6 +14,7 @@ from slack_sdk.web import WebClient
 
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
+from tagwatch.errors import StoreError
 from tagwatch.notify.delivery import DeliveryError
 from tagwatch.notify.render import render
 from tagwatch.notify.sdk import parse_retry_after
@@ -401,3 +402,26 @@ def test_the_service_destinations_keep_thread_roots_in_its_database(
     restarted.deliver(move_alert(old=B, new=C, minutes=10), resend=False, now=NOW)
     assert slack.posts[1].thread_ts == posted.ts
     assert SlackThreads(store).root("C-ALERTS", "ghcr.io/org/app:prod") == posted.ts
+
+
+class _DownStore:
+    """Thread roots whose database is unreachable."""
+
+    def root(self, channel: str, thread: str) -> str | None:
+        raise StoreError("database sqlite:///gone.db: unable to open database file")
+
+    def keep(self, channel: str, thread: str, ts: str, *, now: datetime) -> str:
+        raise StoreError("database sqlite:///gone.db: unable to open database file")
+
+    def forget(self, channel: str, thread: str, ts: str) -> None:
+        raise StoreError("database sqlite:///gone.db: unable to open database file")
+
+
+def test_unreadable_thread_roots_delay_the_message_instead_of_splitting_the_thread(
+    slack: FakeSlack,
+) -> None:
+    down = _named(slack, "C-ALERTS", roots=_DownStore())
+    with pytest.raises(DeliveryError) as info:
+        down.deliver(move_alert(), resend=False, now=NOW)
+    assert not info.value.permanent and "cannot read thread roots" in str(info.value)
+    assert slack.posts == []
