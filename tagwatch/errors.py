@@ -3,6 +3,7 @@
     TagwatchError
     ├── UsageError                 bad input from the user: exit 2
     │   ├── InvalidReference       an image reference that does not parse
+    │   ├── InvalidDuration        a duration that does not follow the one grammar
     │   └── ConfigError            a configuration file or setting that is wrong
     ├── RegistryError              talking to a registry failed: exit 1; .registry, .status
     │   ├── RegistryUnavailable    connection refused, timed out, TLS failed, 5xx after retries
@@ -50,6 +51,19 @@ class InvalidReference(UsageError, ValueError):
         self.raw = raw
         self.problem = problem
         super().__init__(f"invalid image reference {raw!r}: {problem}")
+
+
+class InvalidDuration(UsageError, ValueError):
+    """Raised when a duration is not like `90s`, `5m`, `1h30m`, `7d`, or is absurd (NaN, 1e400).
+
+    `.problem` is the part without the value, for messages that already name where it came from.
+    """
+
+    def __init__(self, raw: object, problem: str) -> None:
+        self.raw = raw
+        self.problem = problem
+        shown = repr(raw)
+        super().__init__(f"{shown if len(shown) <= 40 else shown[:36] + '...'} {problem}")
 
 
 class ConfigError(UsageError):

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,7 +16,7 @@ import httpx
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import Observation, Source
 from tagwatch.core.references import DOCKER_HUB, ImageRef
-from tagwatch.core.times import iso_utc
+from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import TagwatchError
 from tagwatch.registry.client import USER_AGENT
 from tagwatch.registry.providers.ecr import is_ecr_host
@@ -86,10 +86,6 @@ class BackfillResult:
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def vendor_providers(
@@ -201,7 +197,7 @@ async def run_backfill(
     digest is checked against the registry now (a HEAD); when they agree, one sighting is
     recorded from the push time to now with source `backfill`; when they differ, nothing.
     """
-    tags = list(dict.fromkeys(r.untagged() for r in refs))
+    tags = list(dict.fromkeys(r.without_digest() for r in refs))
     results: dict[ImageRef, BackfillResult] = {}
     for ref in tags:
         if ref.tag is None:
@@ -254,7 +250,7 @@ async def run_backfill(
                 else:  # a poll recorded the tag meanwhile
                     first = tx.history(ref).sightings[0].first_seen
                     results[ref] = _already(ref, first)
-    return [results[r] for r in dict.fromkeys(r.untagged() for r in refs)]
+    return [results[r] for r in dict.fromkeys(r.without_digest() for r in refs)]
 
 
 def _already(ref: ImageRef, since: datetime) -> BackfillResult:

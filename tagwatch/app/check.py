@@ -6,13 +6,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import (
     BuildInfo,
     Change,
+    MoveHook,
     Observation,
     Source,
     TagHistory,
@@ -21,7 +22,7 @@ from tagwatch.core.moves import (
 )
 from tagwatch.core.references import ImageRef
 from tagwatch.core.signing import SignatureVerdict
-from tagwatch.core.times import iso_utc
+from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import InternalError, TagNotFound, TagwatchError
 
 if TYPE_CHECKING:
@@ -29,16 +30,9 @@ if TYPE_CHECKING:
     from tagwatch.registry import RegistryClient
     from tagwatch.store import Store, StoreTx
 
-__all__ = ["CheckResult", "OnMove", "run_check", "utcnow"]
+__all__ = ["CheckResult", "run_check"]
 
 log = logging.getLogger(__name__)
-
-#: Called inside the transaction that records a move, so what it writes (alerts) commits with it.
-OnMove = Callable[["StoreTx", TagMove, BuildInfo | None], None]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +152,7 @@ async def _judge_new_digests(
 
 
 def _unique(refs: Iterable[ImageRef]) -> list[ImageRef]:
-    return list(dict.fromkeys(ref.untagged() for ref in refs))
+    return list(dict.fromkeys(ref.without_digest() for ref in refs))
 
 
 async def run_check(
@@ -168,7 +162,7 @@ async def run_check(
     store: Store,
     now: Callable[[], datetime] = utcnow,
     source: Source = Source.POLL,
-    on_move: OnMove | None = None,
+    on_move: MoveHook[StoreTx] | None = None,
     concurrency: int = 128,
     signatures: SignatureJudge | None = None,
 ) -> list[CheckResult]:

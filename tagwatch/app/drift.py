@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tagwatch.app.check import run_check, utcnow
+from tagwatch.app.check import run_check
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo
 from tagwatch.core.pinning import BaseDrift, DriftState, base_drift
 from tagwatch.core.references import ImageRef
-from tagwatch.core.times import iso_utc
+from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import TagwatchError
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _base_of(build: BuildInfo | None) -> ImageRef | None:
         ref = ImageRef.parse(raw)
     except ValueError:
         return None
-    return ref.untagged() if ref.tag is not None else None
+    return ref.without_digest() if ref.tag is not None else None
 
 
 #: The platform whose labels stand for a multi-arch image's base, when it has one.
@@ -110,7 +110,7 @@ async def find_drift(
     if not refs:
         with store.begin() as tx:
             refs = [w.ref for w in tx.watches()]
-    images = list(dict.fromkeys(r.untagged() for r in refs))
+    images = list(dict.fromkeys(r.without_digest() for r in refs))
     if not images:
         return []
 

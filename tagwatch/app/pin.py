@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tagwatch.app.check import CheckResult, run_check, utcnow
+from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.files import Rewrite, Skipped, read_regular, replace_all
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo
@@ -27,7 +27,7 @@ from tagwatch.core.pinning import (
     same_build,
 )
 from tagwatch.core.references import ImageRef
-from tagwatch.core.times import iso_utc
+from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import TagwatchError, UsageError
 
 if TYPE_CHECKING:
@@ -243,13 +243,13 @@ async def pin_files(
     verified against the tag (drift when it moved; re-pinned only with `update`).
     """
     uses = [use for f in files for use in f.uses]
-    tags = [u.ref.untagged() for u in uses if u.ref is not None and u.ref.tag is not None]
+    tags = [u.ref.without_digest() for u in uses if u.ref is not None and u.ref.tag is not None]
     checked = await run_check(tags, registry=registry, store=store, now=now) if tags else []
     by_ref = {r.ref: r for r in checked}
     builds = {r.digest: r.build for r in checked if r.digest and r.build}
     results: list[PinResult] = []
     for use in uses:
-        result = by_ref.get(use.ref.untagged()) if use.ref is not None else None
+        result = by_ref.get(use.ref.without_digest()) if use.ref is not None else None
         results.append(_judge(use, result, update=update, builds=builds))
     drifted = [r for r in results if r.action in (PinAction.DRIFT, PinAction.UPDATE)]
     if drifted:
@@ -259,7 +259,7 @@ async def pin_files(
 
 def _with_move_times(results: list[PinResult], store: Store) -> list[PinResult]:
     refs: list[ImageRef] = [
-        r.use.ref.untagged()
+        r.use.ref.without_digest()
         for r in results
         if r.action in (PinAction.DRIFT, PinAction.UPDATE) and r.use.ref is not None
     ]
@@ -271,7 +271,7 @@ def _with_move_times(results: list[PinResult], store: Store) -> list[PinResult]:
     for r in results:
         ref = r.use.ref
         if r.action in (PinAction.DRIFT, PinAction.UPDATE) and ref is not None and ref.digest:
-            since = moves_since(histories[ref.untagged()], ref.digest, builds)
+            since = moves_since(histories[ref.without_digest()], ref.digest, builds)
             if since.moved_at is not None:
                 r = PinResult(r.use, r.action, r.digest, r.replacement, r.message, since.moved_at)
         out.append(r)

@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tagwatch.app.check import utcnow
 from tagwatch.app.drift import find_drift
 from tagwatch.core.pinning import DriftState
 from tagwatch.core.references import ImageRef
 from tagwatch.core.report import AuditReport, DriftRow, build_report
+from tagwatch.core.times import utcnow
 
 if TYPE_CHECKING:
     from tagwatch.store import Store

@@ -59,7 +59,7 @@ class WatchPlan:
         """Set the watched tags; tags kept keep their due time, new ones join the grid."""
         fresh: dict[ImageRef, PlannedWatch] = {}
         for ref, interval, labels in entries:
-            key = ref.untagged()
+            key = ref.without_digest()
             old = self.watches.get(key)
             if old is not None and old.interval == interval:
                 old.labels = labels
@@ -83,7 +83,7 @@ class WatchPlan:
         watch.next_due = self._next(watch.ref, watch.interval, now)
 
     def labels_of(self, ref: ImageRef) -> Mapping[str, str]:
-        watch = self.watches.get(ref.untagged())
+        watch = self.watches.get(ref.without_digest())
         return watch.labels if watch else {}
 
 

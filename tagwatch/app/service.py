@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tagwatch.app.budget import Budget
-from tagwatch.app.check import CheckResult, run_check, utcnow
+from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.context import judge_for
 from tagwatch.app.metrics import Metrics
 from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
@@ -24,7 +24,7 @@ from tagwatch.app.watch_labels import WatchLabels
 from tagwatch.core.artifacts import pattern_matches
 from tagwatch.core.moves import Source
 from tagwatch.core.references import ImageRef
-from tagwatch.core.times import iso_utc
+from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
 from tagwatch.notify.outbox import alert_on_move, enqueue_skew
@@ -260,7 +260,7 @@ class Service:
 
     def covers(self, ref: ImageRef) -> bool:
         """Whether a webhook for `ref` concerns a watched tag (exactly, or by a pattern)."""
-        if ref.untagged() in self.plan.watches:
+        if ref.without_digest() in self.plan.watches:
             return True
         for watch in self.settings.watches:
             if watch.is_pattern:
@@ -271,7 +271,7 @@ class Service:
                     and pattern_matches(watch.tag_pattern, ref.tag or "")
                 ):
                     return True
-            elif watch.image().untagged() == ref.untagged():
+            elif watch.image().without_digest() == ref.without_digest():
                 return True
         return False
 
@@ -357,7 +357,7 @@ class Service:
         """
         if self._stopping or ref.tag is None or not self.covers(ref):
             return None
-        key = ref.untagged()
+        key = ref.without_digest()
         ticket = self._webhook_checks.get(key)
         if ticket is not None and ticket.task is not None and not ticket.task.done():
             ticket.again = True

@@ -24,11 +24,12 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tagwatch.core.durations import DURATION_GRAMMAR, parse_duration
 from tagwatch.core.moves import Change
-from tagwatch.core.references import ImageRef
+from tagwatch.core.references import ImageRef, split_reference
 from tagwatch.core.routes import DEFAULT_CHANGES, Condition, Route
 from tagwatch.core.signing import KeylessIdentity, SigningPolicy
-from tagwatch.errors import ConfigError, InvalidReference
+from tagwatch.errors import ConfigError, InvalidDuration, InvalidReference
 from tagwatch.registry import RegistrySettings
 
 __all__ = [
@@ -44,31 +45,17 @@ __all__ = [
     "WebhookSecret",
     "WebhookSettings",
     "load_settings",
-    "parse_duration",
 ]
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
 _GLOB = re.compile(r"[*?\[]")
 
 
-def parse_duration(value: object) -> float:
-    """`90`, `30s`, `5m`, `1h30m`, `250ms` -> seconds; raises ValueError otherwise."""
-    if isinstance(value, bool):
-        raise ValueError("must be a duration like 5m")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value.strip())) and value.strip():
-        h, m, s, ms = (int(g) if g else 0 for g in match.groups())
-        seconds = h * 3600 + m * 60 + s + ms / 1000
-    else:
-        raise ValueError("must be a duration like 5m")
-    if seconds <= 0:
-        raise ValueError("must be a positive duration like 5m")
-    return seconds
-
-
 def _duration(value: object) -> float:
-    return parse_duration(value)
+    """The core's duration grammar, reported as pydantic reports any other bad value."""
+    try:
+        return parse_duration(value)
+    except InvalidDuration as exc:
+        raise ValueError(exc.problem) from None
 
 
 #: A duration field: a float of seconds inside, `90` or `5m` in the file (and in its JSON Schema).
@@ -78,9 +65,9 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "number", "exclusiveMinimum": 0},
-                {"type": "string", "pattern": _DURATION.pattern},
+                {"type": "string", "pattern": f"^{DURATION_GRAMMAR}$"},
             ],
-            "description": "seconds, or a duration like 30s, 5m, 1h30m, 250ms",
+            "description": "seconds, or a duration like 30s, 5m, 1h30m, 250ms, 7d, 2w",
         }
     ),
 ]
@@ -143,7 +130,7 @@ class WatchEntry(_Model):
     labels: dict[str, str] = Field(default_factory=dict)
 
     _interval = field_validator("interval", mode="before")(
-        lambda v: None if v is None else parse_duration(v)
+        lambda v: None if v is None else _duration(v)
     )
 
     @field_validator("ref")
@@ -162,11 +149,8 @@ class WatchEntry(_Model):
 
     @staticmethod
     def _split(value: str) -> tuple[str, str]:
-        slash = value.rfind("/")
-        colon = value.rfind(":")
-        if colon > slash:
-            return value[:colon], value[colon + 1 :]
-        return value, "latest"
+        name, tag, _ = split_reference(value)
+        return name, tag or "latest"
 
     @property
     def is_pattern(self) -> bool:

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tagwatch.app.check import run_check, utcnow
+from tagwatch.app.check import run_check
 from tagwatch.cluster import read_snapshot
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, TagHistory
 from tagwatch.core.references import ImageRef
 from tagwatch.core.skew import SkewReport, find_skew, tag_refs
+from tagwatch.core.times import utcnow
 from tagwatch.core.workloads import ImageKind, Workload, group_workloads, parse_image
 
 if TYPE_CHECKING:

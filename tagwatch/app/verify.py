@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tagwatch.app.check import utcnow
 from tagwatch.app.skew import load_history, refresh_tags
 from tagwatch.cluster import KINDS, read_controller, read_snapshot
 from tagwatch.core.rollouts import rollout_status
 from tagwatch.core.skew import Verdict, judge_rollout, tag_refs
+from tagwatch.core.times import utcnow
 from tagwatch.core.workloads import Workload, WorkloadKey, group_workloads
 from tagwatch.errors import ClusterError, UsageError
 

@@ -29,12 +29,12 @@ class WatchLabels:
             if watch.is_pattern:
                 self._patterns.append((watch.repository, watch.tag_pattern, watch.labels))
             else:
-                self._exact.setdefault(watch.image().untagged(), watch.labels)
+                self._exact.setdefault(watch.image().without_digest(), watch.labels)
         for ref, labels in stored:
-            self._exact.setdefault(ref.untagged(), labels)
+            self._exact.setdefault(ref.without_digest(), labels)
 
     def _find(self, ref: ImageRef) -> Mapping[str, str] | None:
-        tag = ref.untagged()
+        tag = ref.without_digest()
         exact = self._exact.get(tag)
         if exact is not None:
             return exact

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tagwatch.app.check import signature_json, utcnow
+from tagwatch.app.check import signature_json
 from tagwatch.app.context import command_settings, open_store
 from tagwatch.cli.common import (
     ConfigOption,
@@ -28,7 +28,7 @@ from tagwatch.cli.common import (
 from tagwatch.core.moves import TagHistory, TagMove
 from tagwatch.core.references import ImageRef
 from tagwatch.core.signing import SignatureVerdict
-from tagwatch.core.times import iso_utc
+from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import UsageError
 from tagwatch.store.audit import MoveFilter
 
@@ -78,7 +78,7 @@ def history(
     Example: tagwatch history nginx:1.27 --at 2026-11-20T09:30:00Z -o json
     """
     now = utcnow()
-    parsed = parse_tag(ref).untagged() if ref is not None else None
+    parsed = parse_tag(ref).without_digest() if ref is not None else None
     since_t = parse_when(since, now=now) if since else None
     at_t = parse_when(at, now=now) if at else None
     if at_t is not None and parsed is None:

@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
-from tagwatch.app.check import utcnow
 from tagwatch.app.context import open_store
 from tagwatch.app.report import audit_report
 from tagwatch.cli.common import DbOption, handle_errors, parse_refs, parse_when, print_json
 from tagwatch.cli.report_formats import report_html, report_json, report_markdown
+from tagwatch.core.times import utcnow
 
 __all__ = ["report"]
 
@@ -64,7 +64,7 @@ def report(
     Example: tagwatch report ghcr.io/org/app:1.4.2 --since 2026-11-01 -o json
     """
     now = utcnow()
-    parsed = [r.untagged() for r in parse_refs(refs or [])]
+    parsed = [r.without_digest() for r in parse_refs(refs or [])]
     start = parse_when(since, now=now)
     with closing(open_store(db)) as store:
         review = asyncio.run(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from tagwatch.cli.common import (
     handle_gate_errors,
 )
 from tagwatch.cluster import ClusterSettings, connect
+from tagwatch.core.durations import parse_duration
 from tagwatch.core.skew import PodState, WorkloadFinding
 from tagwatch.errors import UsageError
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from tagwatch.registry import RegistryClient
     from tagwatch.store import Store
 
-__all__ = ["parse_duration", "skew", "verify"]
+__all__ = ["skew", "verify"]
 
 T = TypeVar("T")
 
@@ -64,8 +64,6 @@ OfflineOption = Annotated[
     typer.Option("--offline", help="Use only the recorded history; do not ask the registries."),
 ]
 
-_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?")
-
 
 @contextmanager
 def _without_cyclic_gc() -> Iterator[None]:
@@ -91,15 +89,6 @@ def _print_json(data: object) -> None:
     buffer.write(raw)
     buffer.write(b"\n")
     buffer.flush()
-
-
-def parse_duration(raw: str) -> float:
-    """`5m`, `90s`, `1h30m`, `300` -> seconds; UsageError otherwise."""
-    match = _DURATION.fullmatch(raw.strip())
-    if not raw.strip() or match is None or not any(match.groups()):
-        raise UsageError(f"cannot read duration {raw!r}: use e.g. 90s, 5m, 1h30m")
-    hours, minutes, seconds = match.groups()
-    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
 
 
 ClusterOption = Annotated[
@@ -352,7 +341,7 @@ def verify(
     Example: tagwatch verify deployment/web -n shop --timeout 5m
     """
     kind, name = parse_target(target)
-    wait_for = parse_duration(timeout)
+    wait_for = parse_duration(timeout, allow_zero=True)
     every = parse_duration(interval)
     settings, where, entry = _target(config, cluster, kubeconfig, context)
     if entry is not None:

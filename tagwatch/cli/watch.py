@@ -19,6 +19,7 @@ from tagwatch.cli.common import (
     parse_refs,
     print_json,
 )
+from tagwatch.core.durations import parse_duration
 from tagwatch.core.times import iso_utc
 from tagwatch.errors import UsageError
 
@@ -36,13 +37,8 @@ def _labels(raw: list[str]) -> dict[str, str]:
 
 
 def _interval(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    number, unit = raw[:-1], raw[-1:]
-    if unit not in units or not number.isdigit() or int(number) == 0:
-        raise UsageError(f"interval {raw!r} must be a positive duration like 30s, 5m or 1h")
-    return int(number) * units[unit]
+    # The store keeps whole seconds; anything under one second polls every second.
+    return None if raw is None else max(1, round(parse_duration(raw)))
 
 
 @watch_app.command("add")
@@ -52,7 +48,7 @@ def add(
         list[str], typer.Argument(help="Image references, e.g. nginx:1.27 ghcr.io/org/app:prod")
     ],
     interval: Annotated[
-        str | None, typer.Option(help="Poll interval for `tagwatch run`, e.g. 5m.")
+        str | None, typer.Option(help="Poll interval for `tagwatch run`, e.g. 5m or 1h30m.")
     ] = None,
     label: Annotated[list[str], typer.Option("--label", "-l", help="KEY=VALUE, repeatable.")] = [],  # noqa: B006
     db: DbOption = None,
@@ -68,10 +64,11 @@ def add(
     url = db or command_settings(config).database_url
     with closing(open_store(url)) as store, store.begin() as tx:
         added = [
-            tx.add_watch(ref.untagged(), interval_seconds=seconds, labels=labels) for ref in parsed
+            tx.add_watch(ref.without_digest(), interval_seconds=seconds, labels=labels)
+            for ref in parsed
         ]
     for ref, new in zip(parsed, added, strict=True):
-        console.print(f"{'watching' if new else 'updated'} {ref.untagged()}", markup=False)
+        console.print(f"{'watching' if new else 'updated'} {ref.without_digest()}", markup=False)
 
 
 @watch_app.command("list")
@@ -140,12 +137,12 @@ def remove(
     parsed = parse_refs(refs)
     url = db or command_settings(config).database_url
     with closing(open_store(url)) as store, store.begin() as tx:
-        removed = [tx.remove_watch(ref.untagged()) for ref in parsed]
+        removed = [tx.remove_watch(ref.without_digest()) for ref in parsed]
     missing = [ref for ref, ok in zip(parsed, removed, strict=True) if not ok]
     for ref, ok in zip(parsed, removed, strict=True):
         if ok:
-            console.print(f"removed {ref.untagged()}", markup=False)
+            console.print(f"removed {ref.without_digest()}", markup=False)
     for ref in missing:
-        err_console.print(f"error: {ref.untagged()} is not watched", markup=False)
+        err_console.print(f"error: {ref.without_digest()} is not watched", markup=False)
     if missing:
         raise typer.Exit(1)

@@ -90,7 +90,7 @@ def move_key(move: TagMove, destination: str) -> str:
     anchor = move.window_start if move.window_start is not None else move.detected_at
     return "move:" + _hash(
         (
-            str(move.ref.untagged()),
+            str(move.ref.without_digest()),
             move.change.value,
             _s(move.from_digest),
             _s(move.to_digest),
@@ -119,7 +119,7 @@ def _move_payload(
     after: BuildInfo | None,
     labels: Mapping[str, str],
 ) -> dict[str, Any]:
-    tag = move.ref.untagged()
+    tag = move.ref.without_digest()
     return {
         "thread": str(tag),
         "ref": str(tag),
@@ -262,8 +262,8 @@ def _finding_payload(
 ) -> dict[str, Any]:
     key = finding.key
     return {
-        "thread": str(ref.untagged()) if ref else finding.image,
-        "ref": str(ref.untagged()) if ref else None,
+        "thread": str(ref.without_digest()) if ref else finding.image,
+        "ref": str(ref.without_digest()) if ref else None,
         "condition": condition.value,
         "cluster": cluster,
         "kind": key.kind,

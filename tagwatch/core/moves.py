@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
@@ -13,6 +14,7 @@ from tagwatch.core.references import ImageRef
 __all__ = [
     "BuildInfo",
     "Change",
+    "MoveHook",
     "Observation",
     "PlatformDiff",
     "Sighting",
@@ -27,6 +29,17 @@ __all__ = [
 LABEL_PREFIX = "org.opencontainers.image."
 #: The OCI annotations / config labels that identify a build, without their prefix.
 BUILD_LABELS = ("revision", "source", "created", "version", "base.name", "base.digest")
+
+
+_Tx = TypeVar("_Tx", contravariant=True)
+
+
+class MoveHook(Protocol[_Tx]):
+    """`on_move(tx, move, build_after)`: called by the check cycle inside the transaction that
+    records the move, so what it writes (alerts) commits with it. `_Tx` is the transaction type
+    the hook needs; the store's transaction satisfies any hook written against a narrower one."""
+
+    def __call__(self, tx: _Tx, move: TagMove, after: BuildInfo | None, /) -> None: ...
 
 
 class Change(StrEnum):
@@ -45,7 +58,6 @@ class Source(StrEnum):
 
     POLL = "poll"
     WEBHOOK = "webhook"
-    REGISTRY_API = "registry_api"
     BACKFILL = "backfill"
 
 

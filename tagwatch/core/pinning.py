@@ -25,7 +25,7 @@ import yaml
 from tagwatch.core.builds import same_build
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, TagHistory
-from tagwatch.core.references import ImageRef
+from tagwatch.core.references import ImageRef, split_reference
 from tagwatch.core.workloads import PullPolicy, default_pull_policy
 from tagwatch.errors import InvalidReference, UsageError
 
@@ -204,11 +204,8 @@ def pinned_value(use: ImageUse, digest: Digest) -> str:
     """
     if use.kind is RefKind.KUSTOMIZE:
         return f"digest: {digest}" if use.indent else str(digest)
-    name, _, _ = use.raw.partition("@")
-    slash, colon = name.rfind("/"), name.rfind(":")
-    if colon <= slash:
-        name = f"{name}:latest"
-    return f"{name}@{digest}"
+    name, tag, _ = split_reference(use.raw)
+    return f"{name}:{tag or 'latest'}@{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -676,7 +673,7 @@ def base_drift(
             base_digest=base_digest,
             reason="base named by digest only: there is no tag to compare with",
         )
-    base = base.untagged()
+    base = base.without_digest()
     current = base_history.current if base_history is not None else None
     if base_history is None or current is None:
         return BaseDrift(

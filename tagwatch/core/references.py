@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from tagwatch.core.digests import Digest
 from tagwatch.errors import InvalidReference
 
-__all__ = ["DOCKER_HUB", "ImageRef", "split_repository"]
+__all__ = ["DOCKER_HUB", "ImageRef", "split_reference", "split_repository"]
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -46,6 +46,18 @@ def split_repository(name: str) -> tuple[str, str]:
     return registry, path
 
 
+def split_reference(text: str) -> tuple[str, str | None, str | None]:
+    """`name[:tag][@digest]` as written -> (name, tag, digest), nothing checked or normalised.
+
+    The one place that knows a `:` after the last `/` starts a tag (before it, a port).
+    """
+    rest, at, digest = text.partition("@")
+    slash, colon = rest.rfind("/"), rest.rfind(":")
+    if colon > slash:
+        return rest[:colon], rest[colon + 1 :], digest if at else None
+    return rest, None, digest if at else None
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class ImageRef:
     """A normalised image reference: registry host, repository path, and a tag and/or digest.
@@ -66,24 +78,17 @@ class ImageRef:
             raise InvalidReference(raw, "empty or surrounded by white space")
         if "://" in raw:
             raise InvalidReference(raw, "a reference has no scheme; drop the 'https://' part")
-        rest = raw
+        name, tag, raw_digest = split_reference(raw)
         digest: Digest | None = None
-        if "@" in rest:
-            rest, _, raw_digest = rest.partition("@")
+        if raw_digest is not None:
             try:
                 digest = Digest.parse(raw_digest)
             except ValueError as exc:
                 raise InvalidReference(raw, str(exc)) from None
-        tag: str | None = None
-        slash = rest.rfind("/")
-        colon = rest.rfind(":")
-        if colon > slash:
-            rest, tag = rest[:colon], rest[colon + 1 :]
-            if not _TAG.fullmatch(tag):
-                raise InvalidReference(
-                    raw, f"tag {tag!r} must match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}"
-                )
-        name = rest
+        if tag is not None and not _TAG.fullmatch(tag):
+            raise InvalidReference(
+                raw, f"tag {tag!r} must match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}"
+            )
         if not name:
             raise InvalidReference(raw, "the repository name is empty")
         if len(name) > _MAX_NAME:
@@ -141,7 +146,7 @@ class ImageRef:
     def with_digest(self, digest: Digest) -> ImageRef:
         return replace(self, digest=digest)
 
-    def untagged(self) -> ImageRef:
+    def without_digest(self) -> ImageRef:
         """This reference without its digest: the tag we watch."""
         return replace(self, digest=None)
 

@@ -72,7 +72,7 @@ class Route:
         if self.patterns:
             if ref is None:
                 return False
-            names = (str(ref.untagged()), ref.untagged().familiar)
+            names = (str(ref.without_digest()), ref.without_digest().familiar)
             if not any(_glob_any(n, self.patterns) for n in names):
                 return False
         for name, want in self.labels.items():

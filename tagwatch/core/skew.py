@@ -211,7 +211,7 @@ def find_skew(
 ) -> SkewReport:
     """Cross-reference every workload's containers with their tags' histories.
 
-    `histories` is keyed by the untagged-digest tag reference (`ImageRef.untagged()`);
+    `histories` is keyed by the tag reference without a digest (`ImageRef.without_digest()`);
     `index_of` maps a platform child digest to its index, so both count as one build;
     `nodes` carry the image caches used to predict what a new pod would run.
     """

@@ -31,7 +31,7 @@ def restart_command(key: WorkloadKey) -> str:
 
 def pin_line(ref: ImageRef, digest: Digest) -> str:
     """`pin the digest: image: repo:tag@sha256:…`, as `tagwatch pin` writes it."""
-    return f"pin the digest: image: {ref.untagged().with_digest(digest)}"
+    return f"pin the digest: image: {ref.without_digest().with_digest(digest)}"
 
 
 def skew_remedies(key: WorkloadKey, ref: ImageRef, policy: PullPolicy, now: Digest) -> list[str]:

@@ -37,7 +37,7 @@ def predict(ctx: ScanContext, ref: ImageRef, policy: PullPolicy, canon_now: Dige
     if found is not None:
         return found
     now_key = ImageKey(canon_now)
-    cached = {} if policy is PullPolicy.ALWAYS else ctx.tag_nodes.get(str(ref.untagged()), {})
+    cached = {} if policy is PullPolicy.ALWAYS else ctx.tag_nodes.get(str(ref.without_digest()), {})
     if policy is PullPolicy.ALWAYS or (
         not cached and not ctx.capped and policy is PullPolicy.IF_NOT_PRESENT
     ):

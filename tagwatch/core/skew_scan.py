@@ -74,7 +74,7 @@ class ScanContext:
     def history(self, ref: ImageRef) -> TagHistory | None:
         found = self._history.get(id(ref))
         if found is None or found[0] is not ref:
-            key = ref if ref.digest is None else ref.untagged()
+            key = ref if ref.digest is None else ref.without_digest()
             history = self.histories.get(key)
             found = (ref, history if history is not None and history.sightings else None)
             self._history[id(ref)] = found

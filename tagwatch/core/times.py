@@ -1,11 +1,15 @@
-"""Reading points in time as people write them: ISO 8601, or a span ago (`90m`, `2h`, `7d`)."""
+"""Points in time: reading them as people write them (ISO 8601, or a span ago like `1h30m`),
+writing them for JSON, and the one clock the edges inject as `now`."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["WHEN_PATTERN", "iso_utc", "parse_when"]
+from tagwatch.core.durations import DURATION_PATTERN, parse_duration
+from tagwatch.errors import InvalidDuration
+
+__all__ = ["WHEN_PATTERN", "iso_utc", "parse_when", "utcnow"]
 
 _DAY = (
     r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
@@ -15,10 +19,8 @@ _DAY = (
 _CLOCK = r"(?:[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?)?"
 _ZONE = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?"
 #: What `parse_when` reads, as a regular expression for API schemas (February 29 aside).
-WHEN_PATTERN = rf"^(?:[0-9]{{1,5}}[smhdw]|[1-9][0-9]{{3}}-{_DAY}{_CLOCK}{_ZONE})$"
-
-_RELATIVE = re.compile(r"([0-9]+)\s*([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+WHEN_PATTERN = rf"^(?:{DURATION_PATTERN}|[1-9][0-9]{{3}}-{_DAY}{_CLOCK}{_ZONE})$"
+_SPAN_START = re.compile(r"[0-9.]+(?:[wdhms]|$)")
 
 
 def parse_when(raw: str, *, now: datetime) -> datetime:
@@ -27,11 +29,11 @@ def parse_when(raw: str, *, now: datetime) -> datetime:
     Raises ValueError with a message that shows both accepted forms.
     """
     text = raw.strip()
-    relative = _RELATIVE.fullmatch(text)
-    if relative:
-        amount, unit = relative.groups()
+    if _SPAN_START.match(text):
         try:
-            return now - timedelta(**{_UNITS[unit]: int(amount)})
+            return now - timedelta(seconds=parse_duration(text, allow_zero=True))
+        except InvalidDuration as exc:
+            raise ValueError(f"time {raw!r} {exc.problem}") from None
         except OverflowError:
             raise ValueError(f"time {raw!r} reaches back before year 1") from None
     try:
@@ -42,6 +44,11 @@ def parse_when(raw: str, *, now: datetime) -> datetime:
             "or a span ago (90m, 2h, 7d)"
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    """The clock the edges pass in as `now`; nothing in the core calls it."""
+    return datetime.now(UTC)
 
 
 def iso_utc(when: datetime | None) -> str | None:

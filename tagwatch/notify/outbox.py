@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tagwatch.core.alerts import Alert, alerts_for_move, alerts_for_skew
 from tagwatch.core.digests import Digest
-from tagwatch.core.moves import BuildInfo, TagMove
+from tagwatch.core.moves import BuildInfo, MoveHook, TagMove
 from tagwatch.core.references import ImageRef
 from tagwatch.core.routes import Route
 
 if TYPE_CHECKING:
     from tagwatch.core.skew import WorkloadFinding
 
-__all__ = ["MoveHook", "alert_on_move", "enqueue_alerts", "enqueue_skew"]
+__all__ = ["alert_on_move", "enqueue_alerts", "enqueue_skew"]
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,6 @@ class _Tx(Protocol):
     def builds(self, digests: Iterable[Digest]) -> Mapping[Digest, BuildInfo]: ...
 
 
-#: `on_move(tx, move, build_after)`, called by the check cycle in the move's transaction.
-MoveHook = Callable[[Any, TagMove, BuildInfo | None], None]
-
-
 def enqueue_alerts(tx: _Tx, alerts: Iterable[Alert], *, now: datetime) -> int:
     """Queue `alerts` in the caller's transaction; returns how many were new (a key queued
     before is skipped, so the same move or finding never alerts twice)."""
@@ -64,7 +60,7 @@ def alert_on_move(
     *,
     routes: Sequence[Route],
     labels_of: Callable[[ImageRef], Mapping[str, str]],
-) -> MoveHook:
+) -> MoveHook[_Tx]:
     """The check cycle's `on_move` hook: route the move and queue its alerts with it.
 
     `labels_of(ref)` gives the labels of the watch that covers the tag (`{}` if none). The
@@ -74,7 +70,11 @@ def alert_on_move(
     def on_move(tx: _Tx, move: TagMove, after: BuildInfo | None) -> None:
         before = tx.builds([move.from_digest]).get(move.from_digest) if move.from_digest else None
         alerts = alerts_for_move(
-            move, before=before, after=after, routes=routes, labels=labels_of(move.ref.untagged())
+            move,
+            before=before,
+            after=after,
+            routes=routes,
+            labels=labels_of(move.ref.without_digest()),
         )
         queued = enqueue_alerts(tx, alerts, now=move.detected_at)
         if queued:

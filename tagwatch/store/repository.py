@@ -164,7 +164,7 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
         seen_at = aware(observation.seen_at)
         if observation.build is not None and digest is not None:
             self._save_build(digest, observation.build, seen_at)
-        registry, repository, tag = tag_key(observation.ref.untagged())
+        registry, repository, tag = tag_key(observation.ref.without_digest())
         same_tag = and_(
             SightingRow.host == registry,
             SightingRow.repository == repository,
@@ -223,7 +223,7 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
         unpinned: dict[TagKey, None] = {}
         pinned: dict[TagKey, str] = {}
         for ref in refs:
-            key = tag_key(ref.untagged())
+            key = tag_key(ref.without_digest())
             if ref.digest is None:
                 unpinned[key] = None
             else:
@@ -277,7 +277,7 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
         first_seen, last_seen = aware(first_seen), aware(last_seen)
         if first_seen > last_seen:
             raise ValueError(f"{ref}: first_seen {first_seen} is after last_seen {last_seen}")
-        registry, repository, tag = tag_key(ref.untagged())
+        registry, repository, tag = tag_key(ref.without_digest())
         exists = self._session.execute(
             select(SightingRow.id)
             .where(

@@ -183,6 +183,22 @@ def test_bad_interval_and_label_are_usage_errors(run: Run) -> None:
     run("watch", "add", "nginx", "--label", "novalue", code=2)
 
 
+def test_watch_interval_and_history_since_read_the_one_duration_grammar(run: Run) -> None:
+    # Both failed on 1h30m while the config file accepted it.
+    run("watch", "add", "nginx:1.27", "--interval", "1h30m")
+    [row] = _json(run("watch", "list", "-o", "json"))
+    assert row["interval_seconds"] == 5400
+    assert _json(run("history", "--since", "1h30m", "-o", "json")) == []
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", ".nan", "99999999w"])
+def test_absurd_intervals_are_one_line_usage_errors(run: Run, raw: str) -> None:
+    result = run("watch", "add", "nginx", "--interval", raw, code=2)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {raw!r} must be ")
+    assert _json(run("watch", "list", "-o", "json")) == []
+
+
 def test_check_uses_registry_credentials_from_the_config_file(
     basic_registry: TestRegistry,
     repo_name: str,

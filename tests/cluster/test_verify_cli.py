@@ -78,6 +78,36 @@ def test_verify_passes_when_every_ready_pod_runs_what_the_tag_points_to(
     assert "PASS" in table.stdout
 
 
+def test_verify_timeout_reads_days_like_every_other_duration(
+    registry: TestRegistry,
+    repo_name: str,
+    recorder: Recorder,
+    kube: Callable[..., Kube],
+    cli: Cli,
+    t0: datetime,
+) -> None:
+    # `--timeout 1d` was a usage error while the config file read days.
+    ref = f"{registry.host}/{repo_name}:prod"
+    v1 = registry.push_image(repo_name, "prod", content="v1")
+    recorder.check([ref], t0)
+    k = kube(_web(ref, [f"{registry.host}/{repo_name}@{v1}"], t0 + M))
+    out = cli.json(
+        "verify",
+        "deployment/web",
+        "-n",
+        "shop",
+        "--offline",
+        "--timeout",
+        "1d",
+        "--interval",
+        "250ms",
+        "--kubeconfig",
+        str(k.kubeconfig),
+        code=0,
+    )
+    assert out["passed"] is True and out["timed_out"] is False
+
+
 def test_verify_fails_when_the_tag_moved_after_the_pods_pulled_and_names_the_fix(
     registry: TestRegistry,
     repo_name: str,
@@ -213,8 +243,22 @@ def test_verify_waits_for_a_rollout_that_completes(
     done = kf.deployment(
         "web", "shop", containers=[C("web", ref)], replicas=1, labels={"app": "web"}, generation=2
     )
-    timer = threading.Timer(0.5, k.api.put, args=(done,))
-    timer.start()
+    # The rollout completes only after verify has seen it incomplete: ordered by the requests
+    # the API server received, not by a wall-clock race between two timers.
+    looks_before: list[int] = []
+
+    def reads() -> int:
+        return sum(1 for path, _ in k.api.requests if path.endswith("/deployments/web"))
+
+    def complete_after_first_look() -> None:
+        while reads() == 0 and not stop.is_set():
+            stop.wait(0.01)
+        looks_before.append(reads())
+        k.api.put(done)
+
+    stop = threading.Event()
+    completer = threading.Thread(target=complete_after_first_look)
+    completer.start()
     try:
         out = cli.json(
             "verify",
@@ -231,9 +275,12 @@ def test_verify_waits_for_a_rollout_that_completes(
             code=0,
         )
     finally:
-        timer.cancel()
+        stop.set()
+        completer.join()
     assert out["passed"] is True
-    assert out["waited_seconds"] >= 0.4
+    assert looks_before and looks_before[0] >= 1
+    assert reads() > looks_before[0]  # it looked again after the rollout completed
+    assert out["waited_seconds"] > 0
 
 
 def test_verify_of_a_missing_workload_fails_and_bad_target_is_usage(

@@ -41,3 +41,10 @@ def test_iso_times_outside_february_29_match_the_pattern(when: datetime) -> None
     raw = when.replace(microsecond=0).isoformat() + "Z"
     assert re.match(WHEN_PATTERN, raw)
     assert parse_when(raw, now=NOW) == when.replace(microsecond=0, tzinfo=UTC)
+
+
+def test_a_span_ago_uses_the_duration_grammar() -> None:
+    assert parse_when("1h30m", now=NOW) == NOW - timedelta(minutes=90)
+    assert parse_when("2w", now=NOW) == NOW - timedelta(weeks=2)
+    assert re.match(WHEN_PATTERN, "1h30m") and re.match(WHEN_PATTERN, "250ms")
+    assert not re.match(WHEN_PATTERN, "")

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from tagwatch.app.settings import Settings, load_settings, parse_duration
+from tagwatch.app.settings import Settings, load_settings
+from tagwatch.core.durations import parse_duration
 from tagwatch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
