@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Generic, TypeVar
 
 import httpx
 
@@ -19,14 +16,24 @@ from tagwatch.core.moves import BuildInfo, Observation, Source
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import (
     DeadlineExceeded,
-    DigestMismatch,
     ProtocolError,
+    RateLimited,
     RegistryError,
+    RegistryUnavailable,
     UsageError,
 )
+from tagwatch.registry.answers import digest_of_body, parse_digest, unexpected, verify
+from tagwatch.registry.caches import Bounded, Flight
 from tagwatch.registry.calls import Caller
 from tagwatch.registry.hosts import DOCKER_CREDENTIALS_LIFE, Host, Hosts, RegistrySettings
-from tagwatch.registry.manifests import config_labels, json_object, parse_manifest
+from tagwatch.registry.manifests import (
+    Manifest,
+    config_labels,
+    inherited_labels,
+    json_object,
+    parse_manifest,
+    platform_for_labels,
+)
 from tagwatch.registry.ratelimit import RateLimitStatus, parse_rate_limit
 from tagwatch.registry.retry import RetryPolicy
 from tagwatch.registry.tokens import Authenticator
@@ -47,76 +54,10 @@ _GONE_CODES = frozenset({"MANIFEST_UNKNOWN", "NAME_UNKNOWN"})
 _MAX_PAGES = 10_000
 #: Digests are immutable, so cached builds never go stale; the bound only caps memory.
 _CACHE_ENTRIES = 20_000
-_V = TypeVar("_V")
 # A host whose HEAD gave no digest this many times in a row is asked with GET alone (one request
 # instead of two), with a HEAD again every _HEAD_REPROBE_EVERY resolves in case it was transient.
 _HEAD_MISSES_TO_SKIP = 3
 _HEAD_REPROBE_EVERY = 100
-
-
-@dataclass
-class _Flight:
-    """Callers describing one digest at once: the first fetches, the others wait for its cache."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
-
-class _Bounded(Generic[_V]):
-    """A digest-keyed cache that forgets the least recently used entries beyond `size`."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[Digest, _V] = OrderedDict()
-
-    def get(self, key: Digest) -> _V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def __setitem__(self, key: Digest, value: _V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self._size:
-            self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-def _parse_digest(host: Host, raw: str, ref: ImageRef) -> Digest:
-    try:
-        return Digest.parse(raw.strip())
-    except ValueError as exc:
-        raise ProtocolError(
-            host.registry, f"{ref}: invalid Docker-Content-Digest header: {exc}"
-        ) from exc
-
-
-def _matches(host: Host, ref: ImageRef, digest: Digest, body: bytes) -> bool:
-    try:
-        return digest.matches(body)
-    except ValueError as exc:
-        raise ProtocolError(host.registry, f"{ref}: {exc}") from exc
-
-
-def _verify(host: Host, ref: ImageRef, digest: Digest, body: bytes, what: str) -> None:
-    if not _matches(host, ref, digest, body):
-        raise DigestMismatch(
-            host.registry,
-            f"{ref.name}: {what} served as {digest} hashes to {Digest.of(body)}; the registry "
-            "or a proxy is serving altered or truncated content",
-        )
-
-
-def _unexpected(host: Host, ref: ImageRef, response: httpx.Response) -> RegistryError:
-    codes = ", ".join(error_codes(response)) or "no error code"
-    return ProtocolError(
-        host.registry,
-        f"{ref}: unexpected HTTP {response.status_code} ({codes}) from "
-        f"{response.request.method} {response.request.url.path}",
-    )
 
 
 class RegistryClient:
@@ -158,10 +99,10 @@ class RegistryClient:
         )
         self._retry = RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait, base=retry_base)
         self._caller = Caller(Authenticator(self._transport, self._hosts, self._retry), self._retry)
-        self._builds: _Bounded[BuildInfo] = _Bounded(_CACHE_ENTRIES)
-        self._describing: dict[Digest, _Flight] = {}
-        self._config_labels: _Bounded[dict[str, str]] = _Bounded(_CACHE_ENTRIES)
-        self._manifests: _Bounded[tuple[bytes, str]] = _Bounded(_CACHE_ENTRIES)
+        self._builds: Bounded[BuildInfo] = Bounded(_CACHE_ENTRIES)
+        self._describing: dict[Digest, Flight] = {}
+        self._config_labels: Bounded[dict[str, str]] = Bounded(_CACHE_ENTRIES)
+        self._manifests: Bounded[tuple[bytes, str]] = Bounded(_CACHE_ENTRIES)
         self._rate_limits: dict[str, RateLimitStatus] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -212,9 +153,9 @@ class RegistryClient:
                 raw = response.headers.get("docker-content-digest")
                 if raw:
                     host.head_misses = 0
-                    return _parse_digest(host, raw, ref)
+                    return parse_digest(host, raw, ref)
             elif response.status_code not in (404, 405):
-                raise _unexpected(host, ref, response)
+                raise unexpected(host, ref, response)
         # No digest header, HEAD not allowed, or a HEAD 404 (which has no body to say why).
         response = await self._caller.call(host, "GET", path, scope, accept=MANIFEST_ACCEPT)
         if response.status_code == 404:
@@ -227,10 +168,10 @@ class RegistryClient:
                 f"({', '.join(codes) or 'no error code'}); is this a registry API endpoint?",
             )
         if response.status_code != 200:
-            raise _unexpected(host, ref, response)
+            raise unexpected(host, ref, response)
         content_type = response.headers.get("content-type", "")
         parse_manifest(response.content, content_type, registry=host.registry, what=str(ref))
-        digest = self._digest_of_body(host, ref, response)
+        digest = digest_of_body(host, ref, response)
         self._manifests[digest] = (response.content, content_type)
         if headed:  # the HEAD told us nothing the GET did not
             host.head_misses += 1
@@ -240,27 +181,6 @@ class RegistryClient:
                 )
         return digest
 
-    @staticmethod
-    def _digest_of_body(host: Host, ref: ImageRef, response: httpx.Response) -> Digest:
-        """The digest of a manifest GET, checked against every digest it was claimed to have."""
-        body = response.content
-        computed = Digest.of(body)
-        expected = [
-            _parse_digest(host, raw, ref)
-            for raw in (response.headers.get("docker-content-digest"),)
-            if raw
-        ]
-        if ref.tag is None and ref.digest is not None:
-            expected.append(ref.digest)
-        for digest in expected:
-            if not _matches(host, ref, digest, body):
-                raise DigestMismatch(
-                    host.registry,
-                    f"{ref}: manifest body hashes to {computed}, not {digest}; the registry or a "
-                    "proxy is serving altered content",
-                )
-        return expected[0] if expected else computed
-
     async def describe(self, ref: ImageRef, digest: Digest) -> BuildInfo:
         """Platforms (for an index) and labels of the manifest `digest` in `ref`'s repository."""
         cached = self._builds.get(digest)
@@ -268,7 +188,7 @@ class RegistryClient:
             return cached
         flight = self._describing.get(digest)
         if flight is None:
-            flight = self._describing[digest] = _Flight()
+            flight = self._describing[digest] = Flight()
         flight.users += 1
         try:
             async with flight.lock:
@@ -290,12 +210,33 @@ class RegistryClient:
             body, content_type, registry=host.registry, what=f"{ref}: manifest {digest}"
         )
         if manifest.is_index:
-            return BuildInfo(manifest.media_type, manifest.platforms, manifest.annotations)
+            shown = inherited_labels(await self._platform_labels(ref, manifest)) | dict(
+                manifest.annotations
+            )
+            return BuildInfo(manifest.media_type, manifest.platforms, shown)
         labels: dict[str, str] = {}
         if manifest.config is not None:
             labels.update(await self._labels(host, ref, manifest.config))
         labels.update(manifest.label_annotations)
         return BuildInfo(manifest.media_type, {}, labels)
+
+    async def _platform_labels(self, ref: ImageRef, index: Manifest) -> Mapping[str, str]:
+        """The labels of the platform image an index without build annotations shows.
+
+        Builders put labels in each platform's config, not on the index. A child that cannot
+        be read for good (gone, unparseable, denied) costs only the labels; a registry that is
+        failing now fails the check, so the next one records the build with its labels.
+        """
+        child = platform_for_labels(index)
+        if child is None:
+            return {}
+        try:
+            return (await self.describe(ref, child)).labels
+        except (RateLimited, RegistryUnavailable):
+            raise
+        except RegistryError as exc:
+            log.warning("%s: labels of platform image %s not read: %s", ref, child.short, exc)
+            return {}
 
     async def observe(
         self,
@@ -341,7 +282,7 @@ class RegistryClient:
             if response.status_code == 404 and "NAME_UNKNOWN" in error_codes(response):
                 return tags
             if response.status_code != 200:
-                raise _unexpected(host, ref, response)
+                raise unexpected(host, ref, response)
             doc = json_object(response.content, registry=host.registry, what=f"{ref}: tags list")
             before = len(tags)
             for tag in doc.get("tags") or []:
@@ -375,9 +316,9 @@ class RegistryClient:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise _unexpected(host, ref, response)
+            raise unexpected(host, ref, response)
         if reference.startswith("sha256:"):
-            _verify(host, ref, Digest.parse(reference), response.content, "manifest")
+            verify(host, ref, Digest.parse(reference), response.content, "manifest")
         return response.content, response.headers.get("content-type", "").split(";")[0].strip()
 
     async def artifact_blob(self, ref: ImageRef, digest: Digest) -> bytes:
@@ -386,8 +327,8 @@ class RegistryClient:
         path = f"/v2/{ref.repository}/blobs/{digest}"
         response = await self._caller.call(host, "GET", path, f"repository:{ref.repository}:pull")
         if response.status_code != 200:
-            raise _unexpected(host, ref, response)
-        _verify(host, ref, digest, response.content, "blob")
+            raise unexpected(host, ref, response)
+        verify(host, ref, digest, response.content, "blob")
         return response.content
 
     async def referrers(self, ref: ImageRef, digest: Digest) -> bytes | None:
@@ -400,7 +341,7 @@ class RegistryClient:
         if response.status_code == 200:
             return response.content
         if response.status_code not in (404, 405):
-            raise _unexpected(host, ref, response)
+            raise unexpected(host, ref, response)
         fallback = await self.artifact_manifest(ref, f"{digest.algorithm}-{digest.encoded}")
         return None if fallback is None else fallback[0]
 
@@ -418,8 +359,8 @@ class RegistryClient:
                 f"{ref.name}@{digest}: manifest not found (deleted since it resolved?)",
             )
         if response.status_code != 200:
-            raise _unexpected(host, ref, response)
-        _verify(host, ref, digest, response.content, "manifest")
+            raise unexpected(host, ref, response)
+        verify(host, ref, digest, response.content, "manifest")
         result = (response.content, response.headers.get("content-type", ""))
         self._manifests[digest] = result
         return result
@@ -432,8 +373,8 @@ class RegistryClient:
         scope = f"repository:{ref.repository}:pull"
         response = await self._caller.call(host, "GET", path, scope)
         if response.status_code != 200:
-            raise _unexpected(host, ref, response)
-        _verify(host, ref, digest, response.content, "config blob")
+            raise unexpected(host, ref, response)
+        verify(host, ref, digest, response.content, "config blob")
         labels = config_labels(
             response.content, registry=host.registry, what=f"{ref}: config blob {digest}"
         )

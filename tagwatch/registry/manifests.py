@@ -7,6 +7,7 @@ naming the registry. No I/O here, the client fetches.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,22 @@ from tagwatch.core.digests import INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, Diges
 from tagwatch.core.moves import LABEL_PREFIX
 from tagwatch.errors import ProtocolError
 
-__all__ = ["Manifest", "config_labels", "json_object", "parse_manifest", "string_map"]
+__all__ = [
+    "Manifest",
+    "config_labels",
+    "inherited_labels",
+    "json_object",
+    "parse_manifest",
+    "platform_for_labels",
+    "string_map",
+]
+
+#: The labels that say which build an image is; an index without them takes them from a child.
+_BUILD_LABELS = tuple(LABEL_PREFIX + name for name in ("revision", "source", "created"))
+#: skopeo shows an index's labels from the platform image for its own host; we take the same.
+_LABELS_PLATFORM = "linux/amd64"
+#: Facts about one platform image only (ko puts each platform's own base digest there).
+_PLATFORM_ONLY = frozenset({LABEL_PREFIX + "base.name", LABEL_PREFIX + "base.digest"})
 
 _IMAGE_CONFIG_TYPES = frozenset(
     {
@@ -137,3 +153,27 @@ def config_labels(body: bytes, *, registry: str, what: str) -> dict[str, str]:
     doc = json_object(body, registry=registry, what=what)
     config = doc.get("config")
     return string_map(config.get("Labels") if isinstance(config, dict) else None)
+
+
+def platform_for_labels(index: Manifest) -> Digest | None:
+    """The platform image whose labels an index without build annotations shows, if any.
+
+    BuildKit, like most builders, writes `org.opencontainers.image.*` labels into each platform
+    image's config and nothing on the index. We read one platform, as `skopeo inspect` does:
+    linux/amd64 when the index has it, else the first platform listed.
+    """
+    if not index.is_index or not index.platforms:
+        return None
+    if all(key in index.annotations for key in _BUILD_LABELS):
+        return None
+    return index.platforms.get(_LABELS_PLATFORM) or next(iter(index.platforms.values()))
+
+
+def inherited_labels(platform_labels: Mapping[str, str]) -> dict[str, str]:
+    """What an index takes from its platform image's labels: the OCI ones, but not the base
+    (that is each platform's own); the index's own annotations still win over these."""
+    return {
+        k: v
+        for k, v in platform_labels.items()
+        if k.startswith(LABEL_PREFIX) and k not in _PLATFORM_ONLY
+    }
