@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+
+from tagwatch import __version__
 
 __all__ = ["Metrics"]
+
+# A `_created` series per counter doubles what Prometheus stores and no dashboard reads it.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -21,7 +34,7 @@ class Metrics:
         )
         self.moves = Counter(
             "tagwatch_moves",
-            "Tag moves detected, by registry and kind",
+            "Tag moves detected, by registry and change",
             ["registry", "change"],
             registry=r,
         )
@@ -37,37 +50,84 @@ class Metrics:
         )
         self.rate_limit_remaining = Gauge(
             "tagwatch_registry_ratelimit_remaining",
-            "ratelimit-remaining last reported by the registry",
+            "ratelimit-remaining last reported, by registry",
             ["registry"],
             registry=r,
         )
         self.budget_available = Gauge(
             "tagwatch_registry_budget_available",
-            "Tag checks the request budget allows now",
+            "Tag checks the request budget allows now, by registry",
             ["registry"],
             registry=r,
         )
         self.stuck = Gauge(
             "tagwatch_registry_stuck",
-            "1 while the registry has not answered within its request deadline",
+            "1 while the registry has not answered within its request deadline, by registry",
             ["registry"],
             registry=r,
         )
         self.outbox_depth = Gauge("tagwatch_outbox_depth", "Alerts not delivered yet", registry=r)
-        self.delivered = Counter("tagwatch_alerts_delivered", "Alerts Slack accepted", registry=r)
+        self.outbox_age = Gauge(
+            "tagwatch_outbox_oldest_age_seconds",
+            "Age of the oldest alert not delivered yet (0 when none is waiting)",
+            registry=r,
+        )
+        self.delivered = Counter(
+            "tagwatch_alerts_delivered", "Alerts a destination accepted", registry=r
+        )
         self.delivery_failures = Counter(
             "tagwatch_alert_delivery_failures", "Failed alert deliveries (retried)", registry=r
         )
+        self.refused = Counter(
+            "tagwatch_alerts_refused",
+            "Alert deliveries a destination refused for good (retried rarely)",
+            registry=r,
+        )
         self.skewed = Gauge(
             "tagwatch_skewed_workloads",
-            "Workloads running more than one digest of a tag",
+            "Workloads running more than one digest of a tag, by cluster",
             ["cluster"],
             registry=r,
         )
-        self.watches = Gauge("tagwatch_watched_tags", "Tags this replica polls", registry=r)
-        self.requests = Gauge(
-            "tagwatch_registry_requests_sent", "HTTP requests sent to registries", registry=r
+        self.at_risk = Gauge(
+            "tagwatch_at_risk_workloads",
+            "Workloads uniform now whose next restart would split them, by cluster",
+            ["cluster"],
+            registry=r,
         )
+        self.stuck_rollouts = Gauge(
+            "tagwatch_stuck_rollouts",
+            "Workloads whose rollout stopped with old and new templates running, by cluster",
+            ["cluster"],
+            registry=r,
+        )
+        self.scan_errors = Counter(
+            "tagwatch_cluster_scan_errors", "Skew scans that failed, by cluster", ["cluster"],
+            registry=r,
+        )  # fmt: skip
+        self.last_scan = Gauge(
+            "tagwatch_cluster_last_scan_timestamp_seconds",
+            "Unix time of the last successful skew scan, by cluster",
+            ["cluster"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "tagwatch_watch_last_success_timestamp_seconds",
+            "Unix time of the last successful check of a watched tag, by ref",
+            ["ref"],
+            registry=r,
+        )
+        self.watches = Gauge("tagwatch_watched_tags", "Tags this replica polls", registry=r)
+        self.requests = Counter(
+            "tagwatch_registry_requests", "HTTP requests sent to registries", registry=r
+        )
+        self.build = Gauge(
+            "tagwatch_build_info",
+            "Always 1; the labels say which tagwatch and Python this replica runs",
+            ["version", "python"],
+            registry=r,
+        )
+        self.build.labels(__version__, platform.python_version()).set(1)
         self.leader = Gauge(
             "tagwatch_poll_leader", "1 when this replica holds the poll lease", registry=r
         )

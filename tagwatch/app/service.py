@@ -110,6 +110,7 @@ class Service:
         self.cluster_leases: dict[str, bool] = {}
         self.last_tick: float | None = None
         self.last_cycle: float | None = None  # when a poll batch last finished
+        self._requests_counted = 0  # the client's running total already added to the counter
         self.started = False
         self._batches: dict[str, asyncio.Task[None]] = {}
         self._webhook_checks: dict[ImageRef, _Ticket] = {}
@@ -331,14 +332,19 @@ class Service:
         budget = self._budget(host)
         now = self.clock()
         self.metrics.checks.labels(host, source.value).inc(len(results))
+        checked_at = self.now().timestamp()
         for result in results:
+            if not result.error:
+                self.metrics.last_success.labels(str(result.ref)).set(checked_at)
             if result.error:
                 self.metrics.errors.labels(host).inc()
                 if isinstance(result.error, RateLimited):
                     budget.rate_limited(result.error.retry_after, now)
             elif result.move is not None and result.move.is_move:
                 self.metrics.moves.labels(host, result.move.change.value).inc()
-        self.metrics.requests.set(self.registry.requests_sent)
+        sent = self.registry.requests_sent
+        self.metrics.requests.inc(max(0, sent - self._requests_counted))
+        self._requests_counted = sent
         self.metrics.stuck.labels(host).set(1 if host in self.registry.stuck_hosts else 0)
         status = self.registry.rate_limits.get(host)
         if status is not None:
@@ -412,8 +418,8 @@ class Service:
             )
             self.metrics.delivered.inc(report.delivered)
             self.metrics.delivery_failures.inc(report.retrying + report.permanent)
-            with self.store.begin() as tx:
-                self.metrics.outbox_depth.set(tx.outbox.depth())
+            self.metrics.refused.inc(report.permanent)
+            self._measure_outbox()
         except TagwatchError as exc:
             log.error("alert delivery failed: %s", exc)
 
@@ -449,10 +455,15 @@ class Service:
                 await client.close()
         except TagwatchError as exc:
             log.error("skew scan of cluster %s failed: %s", cluster.name, exc)
+            self.metrics.scan_errors.labels(cluster.name).inc()
             return 0
         report = result.report
-        findings = [f for f in report.findings if f.skewed or f.at_risk]
+        findings = [f for f in report.findings if f.skewed or f.at_risk or f.stuck_rollout]
         self.metrics.skewed.labels(cluster.name).set(sum(1 for f in findings if f.skewed))
+        self.metrics.at_risk.labels(cluster.name).set(sum(1 for f in findings if f.at_risk))
+        stuck = sum(1 for f in findings if f.stuck_rollout)
+        self.metrics.stuck_rollouts.labels(cluster.name).set(stuck)
+        self.metrics.last_scan.labels(cluster.name).set(self.now().timestamp())
         queued = 0
         routes = self.settings.routes()
         with self.store.begin() as tx:
@@ -476,14 +487,35 @@ class Service:
 
     # -- health ------------------------------------------------------------------------
 
+    def _measure_outbox(self) -> None:
+        with self.store.begin() as tx:
+            depth = tx.outbox.depth()
+            oldest = tx.outbox.oldest_pending()
+        self.metrics.outbox_depth.set(depth)
+        age = 0.0 if oldest is None else (self.now() - oldest).total_seconds()
+        self.metrics.outbox_age.set(max(0.0, age))
+
+    def _tick_stale_after(self) -> float:
+        """Seconds without a scheduler tick after which the service counts as wedged."""
+        return max(30.0, self.settings.scheduler.tick * 10)
+
+    def liveness(self) -> dict[str, Any]:
+        """What /healthz reports: alive unless the started scheduler stopped ticking."""
+        if not self.started or self.last_tick is None:
+            return {"alive": True, "last_tick_age_seconds": None}
+        age = self.clock() - self.last_tick
+        alive = age <= self._tick_stale_after()
+        out: dict[str, Any] = {"alive": alive, "last_tick_age_seconds": round(age, 3)}
+        if not alive:
+            out["reason"] = f"the scheduler has not ticked for {age:.0f} s"
+        return out
+
     def readiness(self) -> dict[str, Any]:
         """What /readyz reports: database reachable, scheduler running, last cycle age."""
         checks: dict[str, Any] = {"scheduler": bool(self.started and self.scheduler.running)}
         try:
-            with self.store.begin() as tx:
-                depth = tx.outbox.depth()
+            self._measure_outbox()
             checks["database"] = True
-            self.metrics.outbox_depth.set(depth)
         except TagwatchError as exc:
             checks["database"] = False
             checks["database_error"] = str(exc)
@@ -498,8 +530,20 @@ class Service:
         checks["stuck_registries"] = {
             name: iso_utc(since) for name, since in sorted(self.registry.stuck_hosts.items())
         }
-        stale = tick_age is None or tick_age > max(30.0, self.settings.scheduler.tick * 10)
+        stale = tick_age is None or tick_age > self._tick_stale_after()
         checks["ready"] = bool(checks["scheduler"] and checks["database"] and not stale)
+        reasons = []
+        if not checks["scheduler"]:
+            reasons.append("the scheduler is not running")
+        if not checks["database"]:
+            reasons.append(f"the database cannot be reached: {checks['database_error']}")
+        if stale:
+            reasons.append(
+                "the scheduler has not ticked yet"
+                if tick_age is None
+                else f"the scheduler has not ticked for {tick_age:.0f} s"
+            )
+        checks["reasons"] = reasons  # empty when ready: why not, in words
         return checks
 
 

@@ -163,6 +163,13 @@ class Outbox:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest item not delivered yet was queued (None: nothing pending)."""
+        oldest = self._session.execute(
+            select(func.min(OutboxRow.created_at)).where(OutboxRow.delivered_at.is_(None))
+        ).scalar_one()
+        return aware(oldest) if oldest is not None else None
+
     def depth(self) -> int:
         """How many items are not delivered yet."""
         count = self._session.execute(

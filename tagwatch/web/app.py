@@ -47,10 +47,17 @@ def create_app(service: Service, *, lifecycle: bool = True) -> FastAPI:
         for kind in ("distribution", "dockerhub", "github", "ecr")
     }
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """The process is alive."""
-        return {"status": "ok"}
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={503: {"description": "the scheduler has stopped ticking: restart me"}},
+    )
+    def healthz() -> JSONResponse:
+        """Alive, unless the scheduler has not ticked for several ticks (a wedged service)."""
+        state = service.liveness()
+        if state["alive"]:
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "wedged", **state}, status_code=503)
 
     @app.get(
         "/readyz",

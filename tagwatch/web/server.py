@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import uvicorn
@@ -14,6 +15,8 @@ from tagwatch.web.app import create_app
 
 __all__ = ["serve"]
 
+log = logging.getLogger(__name__)
+
 
 def serve(settings: Settings, *, holder: str | None = None) -> None:
     """Run until SIGTERM or SIGINT: uvicorn stops accepting requests, then the app's lifespan
@@ -23,6 +26,7 @@ def serve(settings: Settings, *, holder: str | None = None) -> None:
     # opened or a poll lease taken (uvicorn would log, start polling, then exit 3).
     listener = _bind(settings.listen_host, settings.listen_port)
     service = build_service(settings, holder=holder)
+    log.info("listening on http://%s:%d", settings.listen_host, settings.listen_port)
     app = create_app(service)
     config = uvicorn.Config(
         app,
