@@ -73,6 +73,7 @@ class CheckResult:
             "window_start": iso_utc(self.move.window_start if self.move else None),
             "detected_at": iso_utc(self.move.detected_at if self.move else None),
             "signature": signature_json(self.signature),
+            "same_images": self.move.same_images if self.move else False,
             "error": None if self.error is None else str(self.error),
         }
 

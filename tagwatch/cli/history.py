@@ -43,6 +43,7 @@ def move_json(move: TagMove, signature: SignatureVerdict | None = None) -> dict[
         "window_start": iso_utc(move.window_start),
         "source": move.source.value,
         "signature": signature_json(signature),
+        "same_images": move.same_images,
     }
 
 

@@ -19,6 +19,7 @@ from lightkube.resources.apps_v1 import DaemonSet, Deployment, ReplicaSet, State
 from lightkube.resources.batch_v1 import CronJob, Job
 from lightkube.resources.core_v1 import Node, Pod
 
+from tagwatch.core.digests import Platform
 from tagwatch.core.workloads import (
     ContainerRun,
     ContainerSpec,
@@ -37,6 +38,7 @@ from tagwatch.errors import ClusterAccessDenied, ClusterError, ClusterUnreachabl
 
 __all__ = [
     "KINDS",
+    "VARIANT_LABEL",
     "parse_selector",
     "read_controller",
     "read_snapshot",
@@ -58,6 +60,9 @@ KINDS: dict[str, str] = {
     "daemonsets": "DaemonSet",
     "ds": "DaemonSet",
 }
+#: The node label that names its CPU variant (`v7`, `v8`): Kubernetes reports none, and an
+#: index may carry `linux/arm/v6` and `linux/arm/v7` side by side.
+VARIANT_LABEL = "tagwatch.io/platform-variant"
 _RESOURCES: dict[str, Any] = {
     "Deployment": Deployment,
     "StatefulSet": StatefulSet,
@@ -434,6 +439,18 @@ def controller_record(obj: Any) -> ControllerRecord:
     )
 
 
+def _platform(node: Any) -> Platform | None:
+    """The node's platform: nodeInfo's OS and architecture (else the well-known labels), and
+    the variant from VARIANT_LABEL, since Kubernetes reports none."""
+    labels = node.metadata.labels or {}
+    info = node.status.nodeInfo if node.status is not None else None
+    os_name = (info.operatingSystem if info else None) or labels.get("kubernetes.io/os")
+    arch = (info.architecture if info else None) or labels.get("kubernetes.io/arch")
+    if not os_name or not arch:
+        return None
+    return Platform(os_name, arch, labels.get(VARIANT_LABEL, ""))
+
+
 def node_record(node: Any) -> NodeRecord:
     status = node.status
     images: tuple[tuple[str, ...], ...] = ()
@@ -441,4 +458,6 @@ def node_record(node: Any) -> NodeRecord:
     if status is not None:
         images = tuple(tuple(i.names or ()) for i in status.images or ())
         ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions or ())
-    return NodeRecord(name=node.metadata.name or "", images=images, ready=ready)
+    return NodeRecord(
+        name=node.metadata.name or "", images=images, ready=ready, platform=_platform(node)
+    )

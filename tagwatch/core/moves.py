@@ -135,6 +135,9 @@ class TagMove:
     detected_at: datetime
     source: Source = Source.POLL
     platforms: PlatformDiff = field(default_factory=PlatformDiff)
+    #: A move between two indexes listing the very same platform images (only attestation
+    #: entries or annotations differ): every node runs the same bytes before and after.
+    same_images: bool = False
 
     @property
     def is_move(self) -> bool:
@@ -211,12 +214,14 @@ def classify(
     current = history.current
     change = _change(history.sightings, observation.digest)
     platforms = PlatformDiff()
+    same_images = False
     if (
         change in (Change.MOVED, Change.REPOINTED)
         and platforms_before is not None
         and observation.build is not None
     ):
         platforms = diff_platforms(platforms_before, observation.build.platforms)
+        same_images = bool(platforms_before) and not platforms
     return TagMove(
         ref=history.ref,
         change=change,
@@ -226,6 +231,7 @@ def classify(
         detected_at=observation.seen_at,
         source=observation.source,
         platforms=platforms,
+        same_images=same_images,
     )
 
 

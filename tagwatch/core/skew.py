@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from tagwatch.core.builds import PlatformImage
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, Change, TagHistory, TagMove
 from tagwatch.core.references import ImageRef
@@ -17,7 +18,7 @@ from tagwatch.core.rollouts import RolloutStatus, rollout_status
 from tagwatch.core.skew_findings import PodFinding, PodState, SkewReport, WorkloadFinding
 from tagwatch.core.skew_fix import skew_remedies
 from tagwatch.core.skew_pods import classify_pod
-from tagwatch.core.skew_predict import holders, node_list, predict
+from tagwatch.core.skew_predict import changing_nodes, holders, node_list, predict
 from tagwatch.core.skew_scan import ScanContext, containers_of, template_spec
 from tagwatch.core.skew_verdict import ContainerVerdict, Verdict, judge_rollout
 from tagwatch.core.workloads import (
@@ -61,26 +62,46 @@ def tag_refs(workloads: Iterable[Workload]) -> list[ImageRef]:
     return list(seen)
 
 
+def _splits(keys: set[ImageKey], identities: Sequence[PlatformImage]) -> bool:
+    """Pods of one template run different code: two local IDs, or no build every pod fits.
+
+    Platform for platform: a pod fits every recorded build whose child for its node's
+    platform is the image it runs, so an index re-pushed with the same platform images, or
+    one index on amd64 and arm64 nodes, is one build; two amd64 children are not.
+    """
+    if len({k for k in keys if k.local}) > 1:
+        return True
+    common: frozenset[Digest] | None = None
+    for identity in identities:
+        common = identity.builds if common is None else common & identity.builds
+        if not common:
+            return True
+    return False
+
+
 def _skew_reasons(
     workload: Workload,
     by_group: Mapping[str, set[ImageKey]],
+    identities: Mapping[str, list[PlatformImage]],
     spread: int,
     rollout: RolloutStatus,
 ) -> tuple[bool, list[str]]:
-    """Skewed when pods of one template run different builds; several templates are a rollout."""
+    """Skewed when pods of one template run different code; several templates are a rollout."""
     reasons: list[str] = []
     skewed = False
     for group, keys in sorted(by_group.items()):
-        manifests = {k for k in keys if not k.local}
-        local_ids = keys - manifests
-        if len(manifests) > 1 or len(local_ids) > 1:
+        where = f"ReplicaSet {group}" if workload.key.kind == "Deployment" else "one template"
+        if not group:
+            where = "one template"
+        if _splits(keys, identities.get(group, [])):
             skewed = True
-            where = f"ReplicaSet {group}" if workload.key.kind == "Deployment" else "one template"
-            if not group:
-                where = "one template"
             reasons.append(
-                f"pods of {where} run {len(manifests) + len(local_ids)} different digests "
-                "under the same tag: silent skew"
+                f"pods of {where} run {len(keys)} different digests under the same tag: silent skew"
+            )
+        elif len({k for k in keys if not k.local}) > 1:
+            reasons.append(
+                f"pods of {where} run {len(keys)} index digests with the same platform images "
+                "(only attestations or annotations differ): not skew"
             )
     if len(by_group) > 1 and spread > 1 and not skewed:
         state = "complete" if rollout.complete else "in progress or stuck"
@@ -115,6 +136,7 @@ def _finding(
 ) -> WorkloadFinding | None:
     pods: list[PodFinding] = []
     by_group: dict[str, set[ImageKey]] = {}
+    identities: dict[str, list[PlatformImage]] = {}
     digests: dict[ImageKey, list[str]] = {}
     runs: list[ContainerRun] = []
     for pod in workload.pods:
@@ -128,6 +150,8 @@ def _finding(
         if finding.digest is not None:
             digests.setdefault(finding.digest, []).append(pod.name)
             by_group.setdefault(group, set()).add(finding.digest)
+        if run.running is not None and not run.running.key.local:
+            identities.setdefault(group, []).append(ctx.identity(run.running.digest, pod.node))
     if not runs:
         return None
     spec = template_spec(workload, container)
@@ -138,7 +162,7 @@ def _finding(
     now_digest = ctx.now_digest(history)
     canon_now = ctx.canon(now_digest) if now_digest else None
 
-    skewed, reasons = _skew_reasons(workload, by_group, len(digests), rollout)
+    skewed, reasons = _skew_reasons(workload, by_group, identities, len(digests), rollout)
     moves, last_move_at = _moves_shown(ctx, history, pods)
     repushed = last_move_at is not None and ctx.now - last_move_at <= RECENT
 
@@ -148,10 +172,16 @@ def _finding(
     running_now = {k for k in digests if not k.local}
     if ref is not None and ref.digest is None and canon_now is not None and ctx.nodes:
         predicted = predict(ctx, ref, policy, canon_now)
-        new = sorted(
-            (d for d in predicted.by_digest if d is not None and d not in running_now), key=str
-        )
-        changing = sorted(n for d in new for n in predicted.by_digest[d])
+        running_images = {
+            (i.platform, i.image) for group in identities.values() for i in group if i.image
+        }
+        moving = {
+            d: changing_nodes(ctx, d, predicted.by_digest[d], running_images)
+            for d in predicted.by_digest
+            if d is not None and d not in running_now
+        }
+        new = sorted((d for d, nodes in moving.items() if nodes), key=str)
+        changing = sorted(n for d in new for n in moving[d])
         unknown = list(predicted.by_digest.get(None, ()))
         if running_now and changing and not skewed:
             at_risk = True

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from tagwatch.core.digests import Digest
+from tagwatch.core.digests import Digest, Platform
 from tagwatch.core.moves import BuildInfo, TagMove
 from tagwatch.core.rollouts import RolloutStatus
 from tagwatch.core.times import iso_utc
@@ -58,6 +58,8 @@ class PodFinding:
     group: str = ""
     ready: bool = False
     move: TagMove | None = None
+    platform: Platform | None = None  # the node's platform, when the cluster said
+    platform_image: Digest | None = None  # the platform image it runs, when that can be told
 
     def to_json(self, builds: Mapping[Digest, BuildInfo]) -> dict[str, Any]:
         return {
@@ -70,6 +72,8 @@ class PodFinding:
             "template": self.group or None,
             "ready": self.ready,
             "move": move_json(self.move, builds) if self.move else None,
+            "platform": str(self.platform) if self.platform else None,
+            "platform_image": str(self.platform_image) if self.platform_image else None,
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tagwatch.core.builds import PlatformImage, platform_child
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import TagMove
 from tagwatch.core.skew_findings import PodFinding, PodState
@@ -20,7 +21,13 @@ def _short(digest: Digest | None) -> str:
 
 def classify_pod(ctx: ScanContext, pod: PodRecord, run: ContainerRun, group: str) -> PodFinding:
     """One pod's container against its tag's history."""
-    state, why, key, move = _judge(ctx, run)
+    running = run.running
+    identity = (
+        ctx.identity(running.digest, pod.node)
+        if running is not None and running.kind is ImageKind.MANIFEST
+        else None
+    )
+    state, why, key, move = _judge(ctx, run, identity)
     return PodFinding(
         name=pod.name,
         node=pod.node,
@@ -31,10 +38,24 @@ def classify_pod(ctx: ScanContext, pod: PodRecord, run: ContainerRun, group: str
         group=group,
         ready=pod.ready and run.ready,
         move=move,
+        platform=ctx.platforms.get(pod.node) if pod.node else None,
+        platform_image=identity.image if identity else None,
     )
 
 
-def _judge(ctx: ScanContext, run: ContainerRun) -> _Judgement:
+def _same_platform_image(
+    ctx: ScanContext, identity: PlatformImage | None, now: Digest | None
+) -> bool:
+    """Whether the pod runs the very platform image the tag's index now lists for its node."""
+    if identity is None or identity.image is None or identity.platform is None or now is None:
+        return False
+    build = ctx.builds.get(now)
+    if build is None or not build.platforms:
+        return False
+    return platform_child(build.platforms, identity.platform) == identity.image
+
+
+def _judge(ctx: ScanContext, run: ContainerRun, identity: PlatformImage | None) -> _Judgement:
     running = run.running
     if running is None:
         why = f"container is {run.state} and reports no imageID yet"
@@ -73,6 +94,13 @@ def _judge(ctx: ScanContext, run: ContainerRun) -> _Judgement:
             why += (
                 f" (it moved here by {iso_utc(current.first_seen)}, after this container started)"
             )
+        return PodState.CURRENT, why, key, None
+    if identity is not None and _same_platform_image(ctx, identity, now_digest):
+        why = (
+            f"runs the {identity.platform} image {_short(identity.image)} that "
+            f"{ctx.familiar(ref)} points to now; its index {canon.short} differs from "
+            f"{_short(now_digest)} only in attestations or annotations"
+        )
         return PodState.CURRENT, why, key, None
     canon_list = ctx.canon_history(history)
     if canon in canon_list:

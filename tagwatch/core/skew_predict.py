@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tagwatch.core.digests import Digest
+from tagwatch.core.digests import Digest, Platform
 from tagwatch.core.references import ImageRef
 from tagwatch.core.skew_findings import PodFinding
 from tagwatch.core.skew_scan import ScanContext
 from tagwatch.core.workloads import ImageKey, PullPolicy
 
-__all__ = ["Prediction", "holders", "node_list", "predict"]
+__all__ = ["Prediction", "changing_nodes", "holders", "node_list", "predict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,25 @@ def predict(ctx: ScanContext, ref: ImageRef, policy: PullPolicy, canon_now: Dige
     prediction = Prediction(grouped)
     ctx.predictions[key] = prediction
     return prediction
+
+
+def changing_nodes(
+    ctx: ScanContext,
+    target: ImageKey,
+    nodes: Sequence[str],
+    running: set[tuple[Platform | None, Digest]],
+) -> list[str]:
+    """The nodes where a new pod would start `target` and run another image than the pods do.
+
+    Platform-aware: a node runs the child of `target` for its own platform, so a target that
+    differs from the running index only in attestations changes nothing.
+    """
+    out: list[str] = []
+    for node in nodes:
+        identity = ctx.identity(target.digest, node)
+        if identity.image is None or (identity.platform, identity.image) not in running:
+            out.append(node)
+    return out
 
 
 def holders(

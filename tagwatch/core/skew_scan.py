@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tagwatch.core.builds import BuildFold
-from tagwatch.core.digests import Digest
+from tagwatch.core.builds import BuildFold, PlatformImage, platform_image
+from tagwatch.core.digests import Digest, Platform
 from tagwatch.core.moves import BuildInfo, TagHistory, TagMove, moves_of
 from tagwatch.core.references import ImageRef
 from tagwatch.core.workloads import (
@@ -52,6 +52,13 @@ class ScanContext:
         for node in self.nodes:
             for tag, digests in node_tag_index(node).items():
                 self.tag_nodes.setdefault(tag, {})[node.name] = digests
+        self.platforms = {n.name: n.platform for n in nodes if n.platform is not None}
+        # platform child -> the recorded indexes that list it
+        self.listing: dict[Digest, set[Digest]] = {}
+        for digest, build in builds.items():
+            for child in build.platforms.values():
+                self.listing.setdefault(child, set()).add(digest)
+        self._identity: dict[tuple[Digest, Platform | None], PlatformImage] = {}
         self.node_names = frozenset(n.name for n in self.nodes)
         self.all_nodes = tuple(sorted(self.node_names))
         self.capped = frozenset(n.name for n in self.nodes if n.capped)
@@ -70,6 +77,16 @@ class ScanContext:
     def canon(self, digest: Digest, now: Digest | None = None) -> Digest:
         """The build a digest stands for (the one rule in core/builds)."""
         return self.fold.canon(digest, now)
+
+    def identity(self, digest: Digest, node: str | None) -> PlatformImage:
+        """The platform image a pod on `node` runs when the runtime reports `digest`."""
+        platform = self.platforms.get(node) if node else None
+        key = (digest, platform)
+        found = self._identity.get(key)
+        if found is None:
+            found = platform_image(digest, platform, self.builds, self.listing, self.fold)
+            self._identity[key] = found
+        return found
 
     def history(self, ref: ImageRef) -> TagHistory | None:
         found = self._history.get(id(ref))

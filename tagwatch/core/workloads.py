@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from tagwatch.core.digests import Digest
+from tagwatch.core.digests import Digest, Platform
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import InvalidReference
 
@@ -240,6 +240,7 @@ class NodeRecord:
     name: str
     images: tuple[tuple[str, ...], ...] = ()
     ready: bool = True
+    platform: Platform | None = None  # status.nodeInfo os/architecture, variant from a label
 
     @property
     def capped(self) -> bool:

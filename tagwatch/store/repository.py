@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tagwatch.core.builds import with_same_images
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import (
     BuildInfo,
@@ -136,7 +137,10 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
             cutoff = aware(since)
             moves = [m for m in moves if m.detected_at >= cutoff]
         moves.sort(key=lambda m: (m.detected_at, str(m.ref)))
-        return moves
+        # Whether a move changed any platform image needs both builds (core/builds).
+        pairs = [m for m in moves if m.from_digest and m.to_digest]
+        builds = self.builds({d for m in pairs for d in (m.from_digest, m.to_digest) if d})
+        return [with_same_images(m, builds) for m in moves] if builds else moves
 
     def record(self, observation: Observation, move: TagMove) -> bool:
         """Save the observation's build (once per digest) and append a sighting if it moved.

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tagwatch.core.moves import BuildInfo, Sighting, TagMove
 from tagwatch.errors import StoreError
@@ -65,6 +65,9 @@ class MoveOut(BaseModel):
     window_start: datetime | None
     detected_at: datetime
     source: str
+    same_images: bool = Field(
+        False, description="Both digests are indexes of the same platform images."
+    )
 
 
 class BuildOut(BaseModel):
@@ -137,6 +140,7 @@ def move_out(m: TagMove) -> MoveOut:
         window_start=m.window_start,
         detected_at=m.detected_at,
         source=m.source.value,
+        same_images=m.same_images,
     )
 
 

@@ -260,3 +260,19 @@ async def test_a_kind_the_server_does_not_serve_reads_as_none_but_pods_must_exis
                 await read_snapshot(client)
         finally:
             await client.close()
+
+
+async def test_a_node_platform_comes_from_node_info_and_the_variant_label(tmp_path: Path) -> None:
+    objects = [
+        kf.node("amd", arch="amd64"),
+        kf.node("pi", arch="arm", variant="v6"),
+        kf.pod("p", "shop", containers=[C("web", "nginx", f"nginx@{D1}", STARTED)]),
+    ]
+    with FakeKubeAPI(objects, token="sekret") as server:
+        client = connect(ClusterSettings(kubeconfig=str(_config(tmp_path, server))))
+        try:
+            snap = await read_snapshot(client)
+        finally:
+            await client.close()
+    platforms = {n.name: str(n.platform) for n in snap.nodes}
+    assert platforms == {"amd": "linux/amd64", "pi": "linux/arm/v6"}

@@ -87,6 +87,30 @@ def test_index_move_names_the_platforms_that_changed() -> None:
     assert move.platforms.removed == ()
 
 
+def test_index_pushed_again_with_the_same_platform_images_is_a_move_of_the_same_images() -> None:
+    platforms = {"linux/amd64": A, "linux/arm64": B}
+    again = BuildInfo("application/vnd.oci.image.index.v1+json", dict(platforms))
+    move = classify(
+        _history(C),
+        Observation(REF, B, T0 + timedelta(hours=9), build=again),
+        platforms_before=platforms,
+    )
+    assert move.change is Change.MOVED and move.same_images
+    changed = BuildInfo("application/vnd.oci.image.index.v1+json", {"linux/amd64": C})
+    other = classify(
+        _history(C),
+        Observation(REF, B, T0 + timedelta(hours=9), build=changed),
+        platforms_before=platforms,
+    )
+    assert other.change is Change.MOVED and not other.same_images
+    single = classify(
+        _history(A),
+        Observation(REF, B, T0 + timedelta(hours=9), build=BuildInfo("x")),
+        platforms_before={},
+    )
+    assert not single.same_images
+
+
 def test_platform_diff_of_identical_indexes_is_empty() -> None:
     assert not diff_platforms({"linux/amd64": A}, {"linux/amd64": A})
 

@@ -438,8 +438,25 @@ def cronjob(name: str, namespace: str = "default", *, containers: list[C]) -> di
     }
 
 
-def node(name: str, *, images: list[list[str]] | None = None, ready: bool = True) -> dict[str, Any]:
-    """A Node whose `status.images` lists the given name groups (repo digests and tags)."""
+def node(
+    name: str,
+    *,
+    images: list[list[str]] | None = None,
+    ready: bool = True,
+    arch: str = "amd64",
+    variant: str | None = None,
+) -> dict[str, Any]:
+    """A Node whose `status.images` lists the given name groups (repo digests and tags).
+
+    `variant` sets tagwatch's `tagwatch.io/platform-variant` label (Kubernetes reports none).
+    """
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": arch,
+    }
+    if variant:
+        labels["tagwatch.io/platform-variant"] = variant
     return {
         "kind": "Node",
         "apiVersion": "v1",
@@ -447,7 +464,7 @@ def node(name: str, *, images: list[list[str]] | None = None, ready: bool = True
             name,
             None,
             kind="Node",
-            labels={"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+            labels=labels,
         ),
         "spec": {},
         "status": {
@@ -456,7 +473,7 @@ def node(name: str, *, images: list[list[str]] | None = None, ready: bool = True
                 {"names": names, "sizeBytes": 1_000_000 - i} for i, names in enumerate(images or [])
             ],
             "nodeInfo": {
-                "architecture": "amd64",
+                "architecture": arch,
                 "bootID": _uid("boot", name),
                 "containerRuntimeVersion": "containerd://1.7.20",
                 "kernelVersion": "6.1.0-25-amd64",

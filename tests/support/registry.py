@@ -360,14 +360,23 @@ class TestRegistry:
         digest = Digest.of(body)
         return self.push_manifest(repo, tag or str(digest), body, media_type)
 
-    def _push_attestation(self, repo: str, subject: Digest) -> tuple[Digest, int]:
-        """A buildx-style attestation manifest (in-toto layer) for `subject`; (digest, size)."""
+    def _push_attestation(
+        self, repo: str, subject: Digest, built_at: str | None = None
+    ) -> tuple[Digest, int]:
+        """A buildx-style attestation manifest (in-toto layer) for `subject`; (digest, size).
+
+        `built_at` goes into the provenance as BuildKit's build time does, so two builds of
+        the same platform images get different attestations (and index digests).
+        """
+        predicate: dict[str, Any] = {"builder": {"id": "tagwatch-test"}}
+        if built_at is not None:
+            predicate["metadata"] = {"buildFinishedOn": built_at}
         statement = _canonical(
             {
                 "_type": "https://in-toto.io/Statement/v0.1",
                 "predicateType": "https://slsa.dev/provenance/v0.2",
                 "subject": [{"name": "tagwatch-test", "digest": {"sha256": subject.encoded}}],
-                "predicate": {"builder": {"id": "tagwatch-test"}},
+                "predicate": predicate,
             }
         )
         config_bytes = b"{}"
@@ -408,10 +417,12 @@ class TestRegistry:
         annotations: dict[str, str] | None = None,
         oci: bool = True,
         labels: dict[str, str] | None = None,
+        built_at: str | None = None,
     ) -> Digest:
         """Push one image per platform (platform -> content), then an index listing them.
 
-        With `attestation`, each child gets a buildx-style `unknown/unknown` attestation entry.
+        With `attestation`, each child gets a buildx-style `unknown/unknown` attestation entry
+        (carrying `built_at` as its provenance build time).
         """
         child_type = OCI_MANIFEST if oci else DOCKER_MANIFEST
         entries: list[dict[str, Any]] = []
@@ -434,7 +445,7 @@ class TestRegistry:
                 }
             )
             if attestation:
-                att_digest, att_size = self._push_attestation(repo, digest)
+                att_digest, att_size = self._push_attestation(repo, digest, built_at)
                 attestations.append(
                     {
                         "mediaType": OCI_MANIFEST,
