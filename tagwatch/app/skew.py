@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from tagwatch.core.references import ImageRef
 from tagwatch.core.skew import SkewReport, find_skew, tag_refs
 from tagwatch.core.times import utcnow
 from tagwatch.core.workloads import ImageKind, Workload, group_workloads, parse_image
+from tagwatch.errors import TagwatchError
 
 if TYPE_CHECKING:
     from lightkube import AsyncClient
@@ -23,7 +25,16 @@ if TYPE_CHECKING:
     from tagwatch.registry import RegistryClient
     from tagwatch.store import Store
 
-__all__ = ["Joined", "ScanResult", "load_history", "refresh_tags", "report_json", "scan_skew"]
+__all__ = [
+    "Joined",
+    "ScanResult",
+    "load_history",
+    "record_unrecorded",
+    "refresh_tags",
+    "report_json",
+    "scan_skew",
+    "unrecorded_digests",
+]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +121,55 @@ def _shown_digests(
     return {d for i in keep if 0 <= i < len(sightings) and (d := sightings[i].digest) is not None}
 
 
+def unrecorded_digests(workloads: Iterable[Workload], joined: Joined) -> dict[Digest, ImageRef]:
+    """Running registry digests the store knows nothing of (a pin, a pod older than the
+    history), each with the repository to fetch it from."""
+    out: dict[Digest, ImageRef] = {}
+    for w in workloads:
+        for p in w.pods:
+            for c in p.containers:
+                running = c.running
+                if running is None or running.kind is not ImageKind.MANIFEST:
+                    continue
+                digest = running.digest
+                if digest in joined.builds or digest in joined.index_of or digest in out:
+                    continue
+                ref = parse_image(c.image)
+                if ref is not None:
+                    out[digest] = ref
+    return out
+
+
+async def record_unrecorded(
+    wanted: Mapping[Digest, ImageRef],
+    *,
+    registry: RegistryClient,
+    store: Store,
+    now: Callable[[], datetime],
+) -> list[str]:
+    """Fetch each digest's manifest once (an index lists its children) and record it."""
+    if not wanted:
+        return []
+
+    async def one(digest: Digest, ref: ImageRef) -> BuildInfo | str:
+        try:
+            return await registry.describe(ref, digest)
+        except TagwatchError as exc:
+            return f"{ref.untagged().with_digest(digest)}: {exc}"
+
+    items = list(wanted.items())
+    answers = await asyncio.gather(*(one(d, r) for d, r in items))
+    errors = [a for a in answers if isinstance(a, str)]
+    at = now()
+    with store.begin() as tx:
+        for (digest, _ref), answer in zip(items, answers, strict=True):
+            if isinstance(answer, BuildInfo):
+                tx.record_build(digest, answer, at=at)
+    for message in errors:
+        log.warning("could not describe %s; comparing it by digest only", message)
+    return errors
+
+
 async def scan_skew(
     *,
     cluster: AsyncClient,
@@ -127,6 +187,11 @@ async def scan_skew(
     if registry is not None:
         errors = await refresh_tags(refs, registry=registry, store=store, now=now)
     joined = load_history(store, workloads, refs)
+    if registry is not None:
+        wanted = unrecorded_digests(workloads, joined)
+        if wanted:
+            errors += await record_unrecorded(wanted, registry=registry, store=store, now=now)
+            joined = load_history(store, workloads, refs)
     report = find_skew(
         workloads,
         joined.histories,

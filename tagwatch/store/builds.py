@@ -49,6 +49,10 @@ class BuildsMixin:
             .on_conflict_do_nothing(index_elements=["index_digest", "platform"])
         )
 
+    def record_build(self, digest: Digest, build: BuildInfo, *, at: datetime) -> None:
+        """Record what a digest is (an index with its children) outside any tag's history."""
+        self._save_build(digest, build, at)
+
     def known_digests(self, digests: Iterable[Digest]) -> set[Digest]:
         """Which of `digests` have their build recorded."""
         wanted = sorted({str(d) for d in digests})
