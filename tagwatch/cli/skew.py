@@ -152,6 +152,8 @@ async def _with_cluster(
 def _status(f: WorkloadFinding) -> str:
     if f.skewed:
         return "[bold red]SKEWED[/]"
+    if f.stuck_rollout:
+        return "[bold red]STUCK[/]"
     if f.at_risk:
         return "[bold yellow]AT RISK[/]"
     if any(p.state is PodState.STALE for p in f.pods):
@@ -181,9 +183,9 @@ def _print_table(result: ScanResult) -> None:
         )
     console.print(table)
     for f in report.findings:
-        if not (f.skewed or f.at_risk):
+        if not (f.skewed or f.at_risk or f.stuck_rollout):
             continue
-        title = "skewed" if f.skewed else "at risk"
+        title = "skewed" if f.skewed else "rollout stuck" if f.stuck_rollout else "at risk"
         console.print(
             f"\n[bold]{f.key.kind.lower()}/{f.key.name} -n {f.key.namespace}[/] "
             f"container {f.container} ({f.image}): {title}",
@@ -200,6 +202,9 @@ def _print_table(result: ScanResult) -> None:
             )
         rollout = "complete" if f.rollout.complete else "NOT complete"
         console.print(f"  rollout: {rollout} ({f.rollout.reason})", markup=False)
+        for template, keys in f.templates.items():
+            runs = ", ".join(k.short for k in keys)
+            console.print(f"  template {template} runs {runs}", markup=False)
         if f.last_move_at:
             recent = " (re-pushed within 24h)" if f.repushed_recently else ""
             console.print(f"  tag last moved: {f.last_move_at.isoformat()}{recent}", markup=False)
@@ -207,8 +212,10 @@ def _print_table(result: ScanResult) -> None:
             console.print(f"  fix: {fix}", markup=False)
     skewed = sum(1 for f in report.findings if f.skewed)
     risky = sum(1 for f in report.findings if f.at_risk)
+    stuck = sum(1 for f in report.findings if f.stuck_rollout)
     console.print(
-        f"\n{len(report.findings)} workload containers, {skewed} skewed, {risky} at risk",
+        f"\n{len(report.findings)} workload containers, {skewed} skewed, {risky} at risk, "
+        f"{stuck} in a stuck rollout",
         markup=False,
     )
     blind = sum(1 for f in report.findings if f.pods and _no_history(f))
@@ -249,9 +256,13 @@ def skew(
     each container with its tag's history: current, stale, ahead or unknown, with the move that
     explains it, the nodes a new pod would pull different bytes on, and the fix.
 
-    Exit code 0 when no workload is skewed, 1 when any is, 2 for bad input or configuration
-    (or a database that cannot be opened), 3 when it could not find out: the cluster is
-    unreachable or refuses, or a tag could not be refreshed from its registry.
+    A rollout that gave up (a Deployment past its progress deadline or paused mid-rollout, a
+    StatefulSet or DaemonSet update with no new pod for 10 minutes) is a finding too; a
+    partitioned StatefulSet or a rollout within its deadline is not.
+
+    Exit code 0 when no workload is skewed or stuck, 1 when any is, 2 for bad input or
+    configuration (or a database that cannot be opened), 3 when it could not find out: the
+    cluster is unreachable or refuses, or a tag could not be refreshed from its registry.
 
     Example: tagwatch skew -A --context prod -o json
     """
@@ -279,7 +290,7 @@ def skew(
         _print_json(report_json(result))
     else:
         _print_table(result)
-    if result.report.skewed:
+    if result.report.failed:
         raise typer.Exit(ExitCode.FOUND)
     if result.refresh_errors:
         raise typer.Exit(ExitCode.UNKNOWN)

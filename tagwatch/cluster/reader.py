@@ -435,6 +435,8 @@ def controller_record(obj: Any) -> ControllerRecord:
         ready_replicas=status.readyReplicas or 0,
         status_replicas=status.replicas or 0,
         progressing_reason=progressing,
+        paused=bool(spec.paused),
+        progress_deadline=spec.progressDeadlineSeconds,
         **base,
     )
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from tagwatch.core.workloads import ControllerRecord
+from tagwatch.core.workloads import ControllerRecord, Workload
 
-__all__ = ["RolloutStatus", "rollout_status"]
+__all__ = ["DEFAULT_DEADLINE", "RolloutStatus", "rollout_status", "stuck_rollout"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +65,60 @@ def rollout_status(controller: ControllerRecord | None) -> RolloutStatus:
             )
         return RolloutStatus(True, "rollout complete")
     return RolloutStatus(True, f"{c.kind} has no rollout")
+
+
+#: How long a StatefulSet or DaemonSet update may go without a new pod before it counts as
+#: stuck: they have no progress deadline of their own, so Deployments' default is used.
+DEFAULT_DEADLINE = timedelta(seconds=600)
+
+
+def stuck_rollout(workload: Workload, now: datetime) -> str | None:
+    """Why the workload's rollout gave up, or None: still within its deadline, done, or held.
+
+    A Deployment past `progressDeadlineSeconds` (Progressing=False, ProgressDeadlineExceeded)
+    or paused before all replicas were updated; a StatefulSet whose update revision has made
+    no new pod for the deadline; a DaemonSet likewise short of updated pods. A partitioned
+    StatefulSet holds its old pods on purpose and is never stuck.
+    """
+    c = workload.controller
+    if c is None or c.generation > c.observed_generation:
+        return None
+    status = rollout_status(c)
+    if status.complete:
+        return None
+    if c.kind == "Deployment":
+        if c.progressing_reason == "ProgressDeadlineExceeded":
+            deadline = c.progress_deadline or int(DEFAULT_DEADLINE.total_seconds())
+            return (
+                f"the new ReplicaSet made no progress for progressDeadlineSeconds ({deadline}s): "
+                "Progressing=False, ProgressDeadlineExceeded"
+            )
+        if c.paused and workload.group_count > 1:
+            return f"paused mid-rollout: {status.reason}"
+        return None
+    idle = _idle_for(workload, now)
+    if idle is None or idle < DEFAULT_DEADLINE:
+        return None
+    minutes = int(idle.total_seconds() // 60)
+    if (
+        c.kind == "StatefulSet"
+        and c.partition == 0
+        and c.update_revision
+        and c.current_revision != c.update_revision
+    ):
+        return (
+            f"updateRevision {c.update_revision} is not currentRevision {c.current_revision} "
+            f"and no pod has started for {minutes} minutes: {status.reason}"
+        )
+    if c.kind == "DaemonSet" and c.updated_replicas < c.replicas:
+        return (
+            f"{c.updated_replicas} of {c.replicas} pods are updated and no pod has started "
+            f"for {minutes} minutes"
+        )
+    return None
+
+
+def _idle_for(workload: Workload, now: datetime) -> timedelta | None:
+    """How long since the workload's newest pod was created: the rollout's last progress."""
+    created = [p.created_at for p in workload.pods if p.created_at is not None]
+    return now - max(created) if created else None

@@ -14,9 +14,9 @@ from tagwatch.core.builds import PlatformImage
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, Change, TagHistory, TagMove
 from tagwatch.core.references import ImageRef
-from tagwatch.core.rollouts import RolloutStatus, rollout_status
+from tagwatch.core.rollouts import RolloutStatus, rollout_status, stuck_rollout
 from tagwatch.core.skew_findings import PodFinding, PodState, SkewReport, WorkloadFinding
-from tagwatch.core.skew_fix import skew_remedies
+from tagwatch.core.skew_fix import skew_remedies, stuck_remedies
 from tagwatch.core.skew_pods import classify_pod
 from tagwatch.core.skew_predict import changing_nodes, holders, node_list, predict
 from tagwatch.core.skew_scan import ScanContext, containers_of, template_spec
@@ -85,6 +85,7 @@ def _skew_reasons(
     identities: Mapping[str, list[PlatformImage]],
     spread: int,
     rollout: RolloutStatus,
+    stuck: str | None,
 ) -> tuple[bool, list[str]]:
     """Skewed when pods of one template run different code; several templates are a rollout."""
     reasons: list[str] = []
@@ -103,8 +104,10 @@ def _skew_reasons(
                 f"pods of {where} run {len(keys)} index digests with the same platform images "
                 "(only attestations or annotations differ): not skew"
             )
-    if len(by_group) > 1 and spread > 1 and not skewed:
-        state = "complete" if rollout.complete else "in progress or stuck"
+    if stuck is not None:
+        reasons.append(f"the rollout is stuck: {stuck}")
+    elif len(by_group) > 1 and spread > 1 and not skewed:
+        state = "complete" if rollout.complete else "in progress"
         reasons.append(
             f"{len(by_group)} template revisions run different digests on purpose: "
             f"a rollout ({state}: {rollout.reason})"
@@ -133,6 +136,7 @@ def _finding(
     rollout: RolloutStatus,
     container: str,
     init: bool,
+    stuck: str | None,
 ) -> WorkloadFinding | None:
     pods: list[PodFinding] = []
     by_group: dict[str, set[ImageKey]] = {}
@@ -162,7 +166,7 @@ def _finding(
     now_digest = ctx.now_digest(history)
     canon_now = ctx.canon(now_digest) if now_digest else None
 
-    skewed, reasons = _skew_reasons(workload, by_group, identities, len(digests), rollout)
+    skewed, reasons = _skew_reasons(workload, by_group, identities, len(digests), rollout, stuck)
     moves, last_move_at = _moves_shown(ctx, history, pods)
     repushed = last_move_at is not None and ctx.now - last_move_at <= RECENT
 
@@ -205,8 +209,11 @@ def _finding(
 
     remediation: list[str] = []
     stale = any(p.state is PodState.STALE for p in pods)
+    if stuck is not None:
+        paused = workload.controller is not None and workload.controller.paused
+        remediation = stuck_remedies(workload.key, paused)
     if (skewed or stale or at_risk) and ref is not None and now_digest is not None:
-        remediation = skew_remedies(workload.key, ref, policy, now_digest)
+        remediation += skew_remedies(workload.key, ref, policy, now_digest)
 
     return WorkloadFinding(
         key=workload.key,
@@ -227,6 +234,9 @@ def _finding(
         repushed_recently=repushed,
         remediation=tuple(remediation),
         init=init,
+        stuck_rollout=stuck is not None,
+        stuck_reason=stuck,
+        templates={g: tuple(sorted(keys, key=str)) for g, keys in sorted(by_group.items()) if g},
     )
 
 
@@ -249,8 +259,9 @@ def find_skew(
     findings: list[WorkloadFinding] = []
     for workload in workloads:
         rollout = rollout_status(workload.controller)
+        stuck = stuck_rollout(workload, now)
         for container, init in containers_of(workload):
-            finding = _finding(ctx, workload, rollout, container, init)
+            finding = _finding(ctx, workload, rollout, container, init, stuck)
             if finding is not None:
                 findings.append(finding)
     return SkewReport(tuple(findings), builds=builds or {}, generated_at=now)

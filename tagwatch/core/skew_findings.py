@@ -99,8 +99,10 @@ class WorkloadFinding:
     repushed_recently: bool = False
     remediation: tuple[str, ...] = ()
     init: bool = False
-    #: A rollout stopped with old and new templates running (set by the rollout rule).
+    #: A rollout that gave up while pods of its templates run: it fails the audit.
     stuck_rollout: bool = False
+    stuck_reason: str | None = None  # why (core/rollouts.stuck_rollout)
+    templates: Mapping[str, tuple[ImageKey, ...]] = field(default_factory=dict)
 
     def to_json(self, builds: Mapping[Digest, BuildInfo]) -> dict[str, Any]:
         return {
@@ -124,6 +126,9 @@ class WorkloadFinding:
             "repushed_recently": self.repushed_recently,
             "remediation": list(self.remediation),
             "init_container": self.init,
+            "stuck_rollout": self.stuck_rollout,
+            "stuck_reason": self.stuck_reason,
+            "templates": {t: [str(d) for d in ds] for t, ds in self.templates.items()},
         }
 
 
@@ -143,10 +148,20 @@ class SkewReport:
     def at_risk(self) -> bool:
         return any(f.at_risk for f in self.findings)
 
+    @property
+    def stuck(self) -> bool:
+        return any(f.stuck_rollout for f in self.findings)
+
+    @property
+    def failed(self) -> bool:
+        """Skew or a stuck rollout: what makes `tagwatch skew` exit 1."""
+        return self.skewed or self.stuck
+
     def to_json(self) -> dict[str, Any]:
         return {
             "workloads": [f.to_json(self.builds) for f in self.findings],
             "skewed": sum(1 for f in self.findings if f.skewed),
             "at_risk": sum(1 for f in self.findings if f.at_risk),
+            "stuck_rollouts": sum(1 for f in self.findings if f.stuck_rollout),
             "generated_at": iso_utc(self.generated_at),
         }

@@ -6,7 +6,13 @@ from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
 from tagwatch.core.workloads import PullPolicy, WorkloadKey
 
-__all__ = ["pin_line", "restart_command", "rollout_restart", "skew_remedies"]
+__all__ = [
+    "pin_line",
+    "restart_command",
+    "rollout_restart",
+    "skew_remedies",
+    "stuck_remedies",
+]
 
 #: Kinds `kubectl rollout restart` accepts, as kubectl spells them.
 _RESTARTABLE = frozenset({"deployment", "statefulset", "daemonset"})
@@ -43,3 +49,14 @@ def skew_remedies(key: WorkloadKey, ref: ImageRef, policy: PullPolicy, now: Dige
             "start them again)"
         )
     return [restart, pin_line(ref, now)]
+
+
+def stuck_remedies(key: WorkloadKey, paused: bool) -> list[str]:
+    """The fix of a rollout that gave up: see why, then resume, undo, or retry."""
+    target = f"{key.kind.lower()}/{key.name} -n {key.namespace}"
+    fixes = [f"kubectl rollout status {target} (see what holds it)"]
+    if paused:
+        fixes.append(f"kubectl rollout resume {target} (finish the rollout)")
+    fixes.append(f"kubectl rollout undo {target} (back to the last template that worked)")
+    fixes.append(f"kubectl rollout restart {target} (retry once the cause is fixed)")
+    return fixes

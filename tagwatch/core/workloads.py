@@ -231,6 +231,8 @@ class ControllerRecord:
     current_revision: str | None = None  # StatefulSet
     update_revision: str | None = None  # StatefulSet
     partition: int = 0  # StatefulSet rolling update partition
+    paused: bool = False  # Deployment spec.paused
+    progress_deadline: int | None = None  # Deployment spec.progressDeadlineSeconds
 
 
 @dataclass(frozen=True, slots=True)

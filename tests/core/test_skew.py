@@ -244,7 +244,9 @@ def test_two_replicasets_running_different_digests_is_a_rollout_not_skew() -> No
     f = only(scan(workloads))
     assert not f.skewed
     assert not f.rollout.complete
-    assert any("a rollout (in progress or stuck" in r for r in f.reasons), f.reasons
+    # issue 9: within its deadline the rollout is in progress, no longer "in progress or stuck"
+    assert any("a rollout (in progress:" in r for r in f.reasons), f.reasons
+    assert not f.stuck_rollout
 
 
 def test_a_stuck_rollout_names_the_progress_deadline() -> None:
@@ -267,6 +269,8 @@ def test_a_stuck_rollout_names_the_progress_deadline() -> None:
     f = only(scan(workloads))
     assert not f.skewed
     assert "exceeded its progress deadline" in f.rollout.reason
+    assert f.stuck_rollout and f.stuck_reason is not None
+    assert "ProgressDeadlineExceeded" in f.stuck_reason
 
 
 def test_the_same_digest_spelled_by_every_runtime_is_one_digest() -> None:

@@ -283,6 +283,7 @@ def deployment(
     available: int | None = None,
     status_replicas: int | None = None,
     progressing_reason: str = "NewReplicaSetAvailable",
+    paused: bool = False,
 ) -> dict[str, Any]:
     """A Deployment; the status fields default to a finished rollout."""
     lab = labels or {"app": name}
@@ -297,6 +298,7 @@ def deployment(
             "template": _template(containers, lab),
             "strategy": {"type": "RollingUpdate"},
             "progressDeadlineSeconds": 600,
+            **({"paused": True} if paused else {}),
         },
         "status": {
             "observedGeneration": generation
@@ -310,9 +312,10 @@ def deployment(
                 {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
                 {
                     "type": "Progressing",
-                    "status": "False"
-                    if progressing_reason == "ProgressDeadlineExceeded"
-                    else "True",
+                    "status": {
+                        "ProgressDeadlineExceeded": "False",
+                        "DeploymentPaused": "Unknown",
+                    }.get(progressing_reason, "True"),
                     "reason": progressing_reason,
                 },
             ],
@@ -330,6 +333,7 @@ def statefulset(
     update_revision: str | None = None,
     ready: int | None = None,
     updated: int | None = None,
+    partition: int = 0,
 ) -> dict[str, Any]:
     lab = {"app": name}
     return {
@@ -341,7 +345,7 @@ def statefulset(
             "serviceName": name,
             "selector": {"matchLabels": lab},
             "template": _template(containers, lab),
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}},
         },
         "status": {
             "observedGeneration": 1,
