@@ -3,17 +3,19 @@
 Run: uv run python bench/skew_bench.py --runs 3 --phases    (2k, 20k, 50k pods; ~3 minutes)
      uv run python bench/skew_bench.py --pods 20000 --runs 1 --no-kubectl
 
-Each cluster has one workload per 10 pods (2,000 workloads at 20k pods: 90% Deployments with
-their ReplicaSet, 10% StatefulSets; a quarter of them with a proxy sidecar on a shared tag), one
-node per 100 pods listing up to 50 cached images, and is served by the project's fake read-only
-API server (tests/support/kubeapi.py) from a child process on loopback. The history is 5,000
-recorded moves spread over the workloads' tags, recorded in SQLite through Store/classify as
-`tagwatch check` would; a fifth of the tags are multi-arch indexes whose pods report a platform
-child's digest. 5% of workloads are skewed (one pod on the previous digest), 10% are uniform
-on a stale digest with imagePullPolicy Always (at risk). Wall time, CPU time and peak RSS come
-from /usr/bin/time around a fresh `python -m tagwatch` process; `kubectl get pods -A -o json |
-jq` (the manual audit) is timed on the same server for comparison; `--phases` splits one scan
-into open/read/join/JSON. Prints Markdown tables for bench/RESULTS.md. Not part of the test suite.
+Each cluster has one workload per 10 pods (2,000 workloads at 20k pods: 90% Deployments with their
+ReplicaSet, 10% StatefulSets; a quarter of them with a proxy sidecar on a shared tag), one node
+per 100 pods listing up to 50 cached images, and is served by the project's fake read-only API
+server (tests/support/kubeapi.py) from a child process on loopback. The history is 5,000 recorded
+moves spread over the workloads' tags, recorded in SQLite through Store/classify as `tagwatch
+check` would; a fifth of the tags are multi-arch indexes whose pods report the index digest
+(containerd) or their node's platform child (docker-pullable), on amd64 and arm64 nodes (a quarter
+arm64), so each pod resolves to its platform image. 5% of workloads are skewed (one pod on the
+previous digest), 10% are uniform on a stale digest with imagePullPolicy Always (at risk). Wall
+time, CPU time and peak RSS come from /usr/bin/time around a fresh `python -m tagwatch` process;
+`kubectl get pods -A -o json | jq` (the manual audit) is timed on the same server for comparison;
+`--phases` splits one scan into open/read/join/JSON. Prints Markdown tables for bench/RESULTS.md.
+Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -78,19 +80,20 @@ class Tag:
     ref: ImageRef
     digests: list[Digest]
     seen: list[datetime]
-    index: bool  # multi-arch: pods report the linux/amd64 child
+    index: bool  # multi-arch: pods report the index (containerd) or their platform's child
 
-    def child(self, d: Digest) -> Digest:
-        return digest("child", d, "linux/amd64")
+    def child(self, d: Digest, arch: str = "amd64") -> Digest:
+        return digest("child", d, f"linux/{arch}")
 
-    def running_id(self, d: Digest) -> Digest:
-        return self.child(d) if self.index else d
+    def running_id(self, d: Digest, arch: str, by_child: bool) -> Digest:
+        """What the runtime reports: the index under containerd, else the node's child."""
+        return self.child(d, arch) if self.index and by_child else d
 
     def build(self, k: int) -> BuildInfo:
         d = self.digests[k]
         labels = {"org.opencontainers.image.revision": hashlib.sha1(str(d).encode()).hexdigest()}
         if self.index:
-            platforms = {"linux/amd64": self.child(d), "linux/arm64": digest("child", d, "arm64")}
+            platforms = {"linux/amd64": self.child(d), "linux/arm64": self.child(d, "arm64")}
             return BuildInfo(OCI_INDEX, platforms=platforms, labels=labels)
         return BuildInfo(OCI_MANIFEST, labels=labels)
 
@@ -181,8 +184,9 @@ def make_cluster(pods: int, tags: list[Tag]) -> list[dict[str, Any]]:
             stale = at_risk or (skewed and p == 0)
             d = old_d if stale else now_d
             started = last_move - timedelta(hours=1) if stale else last_move + timedelta(hours=1)
-            running = tag.running_id(d)
+            node = n % nodes
             form: kf.ImageIdForm = "docker-pullable" if p % 3 == 0 else "containerd"
+            running = tag.running_id(d, _arch(node), by_child=form == "docker-pullable")
             containers = [
                 C(name, image, kf.image_id(repo, str(running), form), started, "running", policy)
             ]
@@ -197,7 +201,6 @@ def make_cluster(pods: int, tags: list[Tag]) -> list[dict[str, Any]]:
                         pull_policy="IfNotPresent",
                     )
                 )
-            node = n % nodes
             pod_name = f"{name}-{'5d8f7b-' if not sts else ''}{p:05d}"
             objs.append(
                 kf.pod(
@@ -219,8 +222,13 @@ def make_cluster(pods: int, tags: list[Tag]) -> list[dict[str, Any]]:
         if n >= pods:
             break
     for k, images in enumerate(node_images):
-        objs.append(kf.node(f"node-{k:04d}", images=images))
+        objs.append(kf.node(f"node-{k:04d}", images=images, arch=_arch(k)))
     return objs
+
+
+def _arch(node: int) -> str:
+    """A quarter of the nodes are arm64, so multi-arch pods resolve to two platforms."""
+    return "arm64" if node % 4 == 3 else "amd64"
 
 
 @dataclass

@@ -69,13 +69,13 @@ async def refresh_tags(
     registry: RegistryClient,
     store: Store,
     now: Callable[[], datetime],
-) -> list[str]:
-    """Check `refs` now and record what moved; returns one message per tag that failed."""
+) -> dict[ImageRef, str]:
+    """Check `refs` now and record what moved; returns a message for each tag that failed."""
     if not refs:
-        return []
+        return {}
     results = await run_check(refs, registry=registry, store=store, now=now)
-    errors = [f"{r.ref}: {r.error}" for r in results if r.error]
-    for message in errors:
+    errors = {r.ref: f"{r.ref}: {r.error}" for r in results if r.error}
+    for message in errors.values():
         log.warning("could not refresh %s; using the recorded history", message)
     return errors
 
@@ -183,12 +183,19 @@ async def scan_skew(
     snapshot = await read_snapshot(cluster, namespace=namespace, selector=selector)
     workloads = group_workloads(snapshot)
     refs = tag_refs(workloads)
-    errors: list[str] = []
+    failed: dict[ImageRef, str] = {}
     if registry is not None:
-        errors = await refresh_tags(refs, registry=registry, store=store, now=now)
+        failed = await refresh_tags(refs, registry=registry, store=store, now=now)
+    errors = list(failed.values())
     joined = load_history(store, workloads, refs)
     if registry is not None:
-        wanted = unrecorded_digests(workloads, joined)
+        # A registry that just failed the tag's refresh is not asked again for its digests.
+        down = {ref.registry for ref in failed}
+        wanted = {
+            d: ref
+            for d, ref in unrecorded_digests(workloads, joined).items()
+            if ref.registry not in down
+        }
         if wanted:
             errors += await record_unrecorded(wanted, registry=registry, store=store, now=now)
             joined = load_history(store, workloads, refs)

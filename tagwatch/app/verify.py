@@ -88,7 +88,7 @@ async def verify_workload(
     refs = tag_refs([workload])
     errors: list[str] = []
     if registry is not None:
-        errors = await refresh_tags(refs, registry=registry, store=store, now=now)
+        errors = list((await refresh_tags(refs, registry=registry, store=store, now=now)).values())
     joined = load_history(store, [workload], refs)
     verdict = judge_rollout(
         workload, joined.histories, joined.index_of, now(), builds=joined.builds

@@ -149,7 +149,7 @@ def test_two_pods_one_tag_incident_is_skew_with_the_explaining_move(
     assert "kubectl rollout restart deployment/web -n shop" in table.stdout
 
 
-def test_stuck_rollout_with_two_replicasets_is_not_skew(
+def test_stuck_rollout_with_two_replicasets_is_not_skew_but_fails_the_audit(
     registry: TestRegistry,
     repo_name: str,
     recorder: Recorder,
@@ -218,9 +218,11 @@ def test_stuck_rollout_with_two_replicasets_is_not_skew(
         )
     )
     k = kube(objs)
-    report = cli.json("skew", "-n", "shop", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    # issue 9: a rollout past its deadline fails the audit (exit 1), though it is not skew
+    report = cli.json("skew", "-n", "shop", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
     api = _one(report, "api")
     assert api["skewed"] is False
+    assert api["stuck_rollout"] is True
     assert api["rollout"]["complete"] is False
     assert "progress deadline" in api["rollout"]["reason"]
     assert api["digests"] == {str(v1): ["api-old-0", "api-old-1"]}
