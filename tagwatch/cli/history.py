@@ -92,7 +92,7 @@ def history(
         # Streamed from a server-side cursor and written as read: memory stays flat however
         # long the history. Signature verdicts are few (digests under a policy): read first.
         verdicts = tx.signatures([parsed] if parsed is not None else None)
-        moves = tx.audit.stream_moves(MoveFilter(ref=parsed, since=since_t))
+        moves = tx.with_same_images(tx.audit.stream_moves(MoveFilter(ref=parsed, since=since_t)))
         signed = ((m, _verdict_of(m, verdicts)) for m in moves)
         if output is TabularOutput.json:
             _write_json_array(move_json(m, v) for m, v in signed)
@@ -125,6 +125,7 @@ _FIELDS = [
     "detected_at",
     "window_start",
     "source",
+    "same_images",
     "signature",
     "signed_by",
 ]

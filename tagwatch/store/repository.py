@@ -137,9 +137,24 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
             cutoff = aware(since)
             moves = [m for m in moves if m.detected_at >= cutoff]
         moves.sort(key=lambda m: (m.detected_at, str(m.ref)))
-        # Whether a move changed any platform image needs both builds (core/builds).
-        pairs = [m for m in moves if m.from_digest and m.to_digest]
-        builds = self.builds({d for m in pairs for d in (m.from_digest, m.to_digest) if d})
+        return list(self.with_same_images(moves))
+
+    def with_same_images(self, moves: Iterable[TagMove], batch: int = 500) -> Iterator[TagMove]:
+        """`moves` (a list or a stream), each saying whether both its digests are indexes of
+        the same platform images (core/builds); the builds are read a batch at a time."""
+        chunk: list[TagMove] = []
+        for move in moves:
+            chunk.append(move)
+            if len(chunk) >= batch:
+                yield from self._same_images(chunk)
+                chunk = []
+        yield from self._same_images(chunk)
+
+    def _same_images(self, moves: list[TagMove]) -> list[TagMove]:
+        pairs = {
+            d for m in moves if m.from_digest and m.to_digest for d in (m.from_digest, m.to_digest)
+        }
+        builds = self.builds(pairs) if pairs else {}
         return [with_same_images(m, builds) for m in moves] if builds else moves
 
     def record(self, observation: Observation, move: TagMove) -> bool:

@@ -266,7 +266,8 @@ def list_moves(
             page, more = tx.audit.moves_page(
                 wanted, after=after, limit=limit, newest_first=order is Order.newest
             )
+            moves = list(tx.with_same_images(r.move for r in page))
     except StoreError as exc:
         raise unavailable(exc) from exc
     next_page(request, response, cursors.encode(more) if more else None)
-    return [move_out(r.move) for r in page]
+    return [move_out(m) for m in moves]

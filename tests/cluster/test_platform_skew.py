@@ -107,6 +107,8 @@ def test_an_index_pushed_twice_with_the_same_platform_images_is_no_skew_and_says
         ("first_seen", False),
         ("moved", True),
     ]
+    csv = cli("history", ref, "-o", "csv", code=0).stdout.splitlines()
+    assert csv[0].endswith(",same_images") and csv[-1].endswith(",True")
 
     k = kube(
         _web(

@@ -142,3 +142,24 @@ def test_openapi_lists_the_api_and_webhooks(api_app: object) -> None:
 
 
 _ = Running
+
+
+async def test_a_move_between_indexes_of_the_same_platform_images_says_so(
+    registry: TestRegistry, repo_name: str, tmp_path: Path, secrets_env: None
+) -> None:
+    images = {"linux/amd64": "amd", "linux/arm64": "arm"}
+    registry.push_index(repo_name, "multi", images, built_at="2026-11-30T10:00:00Z")
+    ref = f"{registry.host}/{repo_name}:multi"
+    path = service_config(
+        tmp_path, db=f"sqlite:///{tmp_path / 'tw.db'}", watches=[{"ref": ref, "interval": "1h"}]
+    )
+    async with running(load_settings(path)) as svc:
+        svc_ref = ImageRef.parse(ref)
+        await run_check([svc_ref], registry=svc.service.registry, store=svc.service.store)
+        registry.push_index(repo_name, "multi", images, built_at="2026-11-30T11:00:00Z")
+        await run_check([svc_ref], registry=svc.service.registry, store=svc.service.store)
+        registry.push_index(repo_name, "multi", {**images, "linux/amd64": "new"})
+        await run_check([svc_ref], registry=svc.service.registry, store=svc.service.store)
+        moves = (await svc.client.get("/api/v1/moves")).json()
+        mine = [(m["change"], m["same_images"]) for m in moves if m["ref"] == ref]
+        assert mine == [("first_seen", False), ("moved", True), ("moved", False)]
