@@ -132,6 +132,7 @@ def _move_payload(
         "window_start": iso_utc(move.window_start),
         "detected_at": iso_utc(move.detected_at),
         "source": move.source.value,
+        "same_images": move.same_images,  # no platform image changed (render says so)
         "platforms": {
             "added": list(move.platforms.added),
             "removed": list(move.platforms.removed),

@@ -267,3 +267,11 @@ def test_a_resolution_replies_in_the_opening_thread_saying_how_long_it_lasted() 
     assert done.thread == opened.thread
     assert done.payload["resolved_after"] == "2 h 10 m"
     assert done.key != opened.key
+
+
+def test_a_move_of_the_same_platform_images_says_so_in_its_payload() -> None:
+    same = replace(move(), same_images=True)
+    [alert] = alerts_for_move(same, before=None, after=None, routes=[Route("x")], labels={})
+    assert alert.payload["same_images"] is True
+    [plain] = alerts_for_move(move(), before=None, after=None, routes=[Route("x")], labels={})
+    assert plain.payload["same_images"] is False
