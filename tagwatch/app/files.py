@@ -51,17 +51,21 @@ def _not_regular(mode: int) -> str | None:
 
 
 def read_regular(
-    path: Path, name: str, *, limit: int = MAX_FILE_BYTES
+    path: Path,
+    name: str,
+    *,
+    limit: int = MAX_FILE_BYTES,
+    unreadable: str = "{name}: cannot read: {reason}",
 ) -> tuple[bytes, tuple[int, int]] | Skipped:
-    """The bytes of `path` and its (device, inode), or Skipped; UsageError when it cannot be
-    opened (missing, no permission, a symlink loop)."""
+    """The bytes of `path` and its (device, inode), or Skipped; UsageError worded by
+    `unreadable` when it cannot be opened (missing, no permission, a symlink loop)."""
     try:
         reason = _not_regular(os.stat(path).st_mode)  # before opening: opening a device acts
         if reason is not None:
             return Skipped(name, reason)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+        raise UsageError(unreadable.format(name=name, reason=exc.strerror or exc)) from exc
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         reason = _not_regular(info.st_mode)  # it may have been swapped since the stat
@@ -73,7 +77,7 @@ def read_regular(
         try:
             data = handle.read(limit + 1)
         except OSError as exc:
-            raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+            raise UsageError(unreadable.format(name=name, reason=exc.strerror or exc)) from exc
     if len(data) > limit:
         return too_large
     return data, (info.st_dev, info.st_ino)

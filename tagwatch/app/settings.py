@@ -24,12 +24,13 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tagwatch.app.files import Skipped, read_regular
 from tagwatch.core.durations import DURATION_GRAMMAR, parse_duration
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef, split_reference
 from tagwatch.core.routes import DEFAULT_CHANGES, Condition, Route
 from tagwatch.core.signing import KeylessIdentity, SigningPolicy
-from tagwatch.errors import ConfigError, InvalidDuration, InvalidReference
+from tagwatch.errors import ConfigError, InvalidDuration, InvalidReference, UsageError
 from tagwatch.registry import RegistrySettings
 
 __all__ = [
@@ -87,11 +88,24 @@ class _Secret(_Model):
                 raise ValueError(f"environment variable {env_name} is not set")
             return value.strip()
         if file is not None:
-            try:
-                return file.read_text().strip()
-            except OSError as exc:
-                raise ValueError(f"cannot read {file}: {exc.strerror}") from exc
+            return _secret_file(file)
         return None
+
+
+def _secret_file(file: Path) -> str:
+    """A secret from a regular file (never a FIFO or /dev/zero), as UTF-8 text."""
+    try:
+        read = read_regular(
+            file, str(file), limit=64 * 1024, unreadable="cannot read {name}: {reason}"
+        )
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
+    if isinstance(read, Skipped):
+        raise ValueError(f"cannot read {file}: {read.reason}")
+    try:
+        return read[0].decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot read {file}: not UTF-8 text") from None
 
 
 class BudgetSettings(_Model):
@@ -552,6 +566,26 @@ def _check_signing(entries: Sequence[SigningPolicyEntry]) -> list[str]:
     return problems
 
 
+def _config_text(path: Path) -> str:
+    """The text of a configuration file: regular, at most 8 MiB, UTF-8 (a BOM is allowed)."""
+    try:
+        read = read_regular(
+            path, str(path), unreadable="{name}: cannot read the configuration: {reason}"
+        )
+    except UsageError as exc:
+        raise ConfigError(str(exc)) from exc
+    if isinstance(read, Skipped):
+        raise ConfigError(f"{path}: cannot read the configuration: {read.reason}")
+    data = read[0]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{path}: the configuration is UTF-16 text: save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (save it as UTF-8)") from None
+
+
 def load_settings(path: Path | None = None, *, service: bool = True, **overrides: Any) -> Settings:
     """Read `path` (or $TAGWATCH_CONFIG; none: defaults), apply TAGWATCH_* overrides, validate.
 
@@ -562,19 +596,22 @@ def load_settings(path: Path | None = None, *, service: bool = True, **overrides
         path = Path(os.environ["TAGWATCH_CONFIG"])
     data: dict[str, Any] = {}
     if path is not None:
+        text = _config_text(path)
         try:
-            raw = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
+            raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}" if mark is not None else "?"
             reason = getattr(exc, "problem", None) or "invalid YAML"
             raise ConfigError(f"{path}: {where}: {reason}") from exc
+        except RecursionError:
+            raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: (top level): must be a mapping of settings")
+        if not all(isinstance(key, str) for key in raw):
+            raise ConfigError(f"{path}: (top level): every key must be a string")
         data = raw
     data.update(overrides)
     try:

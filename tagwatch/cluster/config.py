@@ -37,7 +37,7 @@ class ClusterSettings:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"kubeconfig {path} does not exist: pass --kubeconfig or set KUBECONFIG"
@@ -49,6 +49,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}: " if mark is not None else ""
         reason = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"kubeconfig {path} is not readable YAML: {where}{reason}") from exc
+    except UnicodeDecodeError:  # binary, UTF-16, Latin-1: YAML here is UTF-8
+        raise ConfigError(f"kubeconfig {path} is not UTF-8 text: is it a kubeconfig?") from None
+    except RecursionError:
+        raise ConfigError(f"kubeconfig {path} is nested too deeply to be a kubeconfig") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
