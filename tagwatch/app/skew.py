@@ -155,7 +155,7 @@ async def record_unrecorded(
         try:
             return await registry.describe(ref, digest)
         except TagwatchError as exc:
-            return f"{ref.untagged().with_digest(digest)}: {exc}"
+            return f"{ref.without_digest().with_digest(digest)}: {exc}"
 
     items = list(wanted.items())
     answers = await asyncio.gather(*(one(d, r) for d, r in items))
