@@ -34,8 +34,13 @@ class Metrics:
         )
         self.moves = Counter(
             "tagwatch_moves",
-            "Tag moves detected, by registry and change",
+            "Tag moves recorded (by any writer), by registry and change",
             ["registry", "change"],
+            registry=r,
+        )
+        self.expired_events = Counter(
+            "tagwatch_expired_events",
+            "Recorded moves not alerted: older than scheduler.event_max_age when first routed",
             registry=r,
         )
         self.errors = Counter(

@@ -18,6 +18,8 @@ from tagwatch.app.budget import Budget
 from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.context import judge_for
 from tagwatch.app.metrics import Metrics
+from tagwatch.app.routing import BATCH as ROUTING_BATCH
+from tagwatch.app.routing import route_events
 from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
 from tagwatch.app.settings import BudgetSettings, ClusterEntry, Settings
 from tagwatch.app.watch_labels import WatchLabels
@@ -27,7 +29,7 @@ from tagwatch.core.references import ImageRef
 from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
-from tagwatch.notify.outbox import alert_on_move, enqueue_skew
+from tagwatch.notify.outbox import enqueue_skew
 from tagwatch.registry import RegistryClient
 from tagwatch.store import SlackThreads, Store, StoreTx
 
@@ -117,8 +119,8 @@ class Service:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._deliver_now = asyncio.Event()
-        self._on_move = alert_on_move(routes=settings.routes(), labels_of=self.plan.labels_of)
         self.signatures = judge_for(settings.signing)
+        self.routes = settings.routes()
         jobs = [
             Job("leases", max(sched.lease_ttl / 3, 0.2), self.renew_leases),
             Job("expand", sched.expand_interval, self.expand),
@@ -310,7 +312,6 @@ class Service:
                 store=self.store,
                 now=self.now,
                 source=Source.POLL,
-                on_move=self._on_move,
                 concurrency=self._concurrency(host),
                 signatures=self.signatures,
             )
@@ -340,7 +341,9 @@ class Service:
                 self.metrics.errors.labels(host).inc()
                 if isinstance(result.error, RateLimited):
                     budget.rate_limited(result.error.retry_after, now)
-            elif result.move is not None and result.move.is_move:
+            elif result.move is not None and result.move.is_move and not self.destinations:
+                # With destinations, moves are counted where they are routed: every recorded
+                # move, whoever recorded it. Without, no events are routed here.
                 self.metrics.moves.labels(host, result.move.change.value).inc()
         sent = self.registry.requests_sent
         self.metrics.requests.inc(max(0, sent - self._requests_counted))
@@ -383,7 +386,6 @@ class Service:
                 store=self.store,
                 now=self.now,
                 source=Source.WEBHOOK,
-                on_move=self._on_move,
                 signatures=self.signatures,
             )
             results += batch
@@ -404,11 +406,33 @@ class Service:
                 return
             await self.deliver()
 
+    def route(self) -> int:
+        """Route pending move events into the outbox (any replica; each event once) and
+        count them; returns how many alerts were queued."""
+        sched = self.settings.scheduler
+        queued = 0
+        while True:
+            report = route_events(
+                self.store,
+                routes=self.routes,
+                watches=self.settings.watches,
+                now=self.now(),
+                max_age=timedelta(seconds=sched.event_max_age),
+            )
+            for move in report.moves:
+                self.metrics.moves.labels(move.ref.registry, move.change.value).inc()
+            self.metrics.expired_events.inc(report.expired)
+            queued += report.queued
+            if len(report.moves) < ROUTING_BATCH or self._stopping:
+                return queued
+
     async def deliver(self) -> None:
-        """Deliver due outbox items (any replica; claims are exclusive)."""
+        """Route recorded moves, then deliver due outbox items (any replica; claims are
+        exclusive)."""
         if self._stopping or not self.destinations:
             return
         try:
+            self.route()
             report = await deliver_due(
                 self.store,
                 destinations=self.destinations,
@@ -465,7 +489,7 @@ class Service:
         self.metrics.stuck_rollouts.labels(cluster.name).set(stuck)
         self.metrics.last_scan.labels(cluster.name).set(self.now().timestamp())
         queued = 0
-        routes = self.settings.routes()
+        routes = self.routes
         with self.store.begin() as tx:
             watches = self._watch_labels(tx)
             for finding in findings:

@@ -345,6 +345,7 @@ class SchedulerSettings(_Model):
     misfire_grace_time: Duration = 30.0
     lease_ttl: Duration = 15.0
     delivery_lease: Duration = 60.0  # an alert claimed by a replica that died is retried after this
+    event_max_age: Duration = 86400.0  # recorded moves older than this when first routed: not sent
     batch_size: int = Field(default=500, ge=1)
 
     _durations = field_validator(
@@ -355,6 +356,7 @@ class SchedulerSettings(_Model):
         "misfire_grace_time",
         "lease_ttl",
         "delivery_lease",
+        "event_max_age",
         mode="before",
     )(_duration)
 

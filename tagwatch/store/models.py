@@ -25,6 +25,7 @@ __all__ = [
     "BuildPlatformRow",
     "BuildRow",
     "LeaseRow",
+    "MoveEventRow",
     "OutboxRow",
     "SightingRow",
     "SignatureCheckRow",
@@ -211,3 +212,22 @@ class SignatureCheckRow(Base):
     signed_by: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[datetime]
+
+
+class MoveEventRow(Base):
+    """A move appended to the history, to be routed by a service: `pending` until one routes
+    it into the outbox (`routed`) or finds it too old to send (`expired`)."""
+
+    __tablename__ = "move_events"
+    __table_args__ = (
+        UniqueConstraint("sighting_id"),
+        Index("ix_move_events_state", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sighting_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("sightings.id", ondelete="CASCADE")
+    )
+    recorded_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    routed_at: Mapped[datetime | None]

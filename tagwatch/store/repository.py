@@ -29,6 +29,7 @@ from tagwatch.errors import StoreError
 from tagwatch.store.audit import AuditReader
 from tagwatch.store.builds import BuildsMixin
 from tagwatch.store.engine import _first_line, make_engine, safe_url
+from tagwatch.store.events import Events
 from tagwatch.store.leases import Leases
 from tagwatch.store.models import Base, SightingRow
 from tagwatch.store.outbox import Outbox, OutboxItem
@@ -51,6 +52,7 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
         self._session = session
         self.outbox = Outbox(session)
         self.leases = Leases(session)
+        self.events = Events(session, self.histories)
 
     @property
     def audit(self) -> AuditReader:
@@ -323,7 +325,12 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
         last_seen: datetime,
         source: Source,
     ) -> bool:
-        """Insert sighting number `seq` of a tag; False when another writer already has it."""
+        """Insert sighting number `seq` of a tag; False when another writer already has it.
+
+        Every appended sighting gets its move event in the same transaction, so whoever
+        records a move (a poll, a webhook, any CLI command, a scan's refresh, a backfill)
+        leaves it for a service to route and deliver.
+        """
         registry, repository, tag = key
         inserted = self._returned(
             self._insert(SightingRow)
@@ -347,7 +354,10 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
             )
             .returning(SightingRow.id)
         )
-        return inserted is not None
+        if inserted is None:
+            return False
+        self.events.add(inserted, recorded_at=first_seen)
+        return True
 
 
 class Store:

@@ -29,6 +29,7 @@ TABLES = {
     "leases",
     "slack_threads",
     "signature_checks",
+    "move_events",
 }
 
 
