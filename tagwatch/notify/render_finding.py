@@ -111,7 +111,9 @@ def _fix(payload: Mapping[str, Any]) -> str:
             steps.append(f"{_PIN}image: {ref}@{now}")
     if not steps:
         return "*Fix* restart the workload once the tag points where you want it"
-    lines = [f"• {_step(steps[0])}", *(f"• or {_step(s)}" for s in steps[1:])]
+    # The same command twice (a rollout's steps and the skew's restart) is said once.
+    commands = {s.partition(" (")[0]: s for s in reversed(steps)}
+    lines = [f"• {_step(s)}" for s in steps if commands[s.partition(" (")[0]] == s]
     return "*Fix*\n" + "\n".join(lines)
 
 

@@ -6,12 +6,10 @@ when the README and the renderer disagree.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from tagwatch.core.alerts import Alert, alerts_for_move, alerts_for_resolution, alerts_for_skew
-from tagwatch.core.rollouts import RolloutStatus
 from tagwatch.core.routes import Route
 from tagwatch.core.skew import WorkloadFinding
 from tagwatch.notify.render import render
@@ -49,12 +47,6 @@ def _finding(finding: WorkloadFinding) -> Alert:
     return alert
 
 
-def _stuck() -> WorkloadFinding:
-    """A rollout that gave up, as the scan reports it (the rollout rule sets the flag)."""
-    status = RolloutStatus(False, "ProgressDeadlineExceeded: ReplicaSet web-7d9f has timed out")
-    return replace(scenes.skewed(), skewed=False, stuck_rollout=True, rollout=status)
-
-
 def _resolved() -> Alert:
     opened = _finding(scenes.at_risk())
     [alert] = alerts_for_resolution(
@@ -73,7 +65,7 @@ def examples() -> list[tuple[str, Alert]]:
         ("A tag re-pushed", _move()),
         ("Digest skew in a cluster", _finding(scenes.skewed())),
         ("At risk: uniform now, split by the next restart", _finding(scenes.at_risk())),
-        ("A stuck rollout", _finding(_stuck())),
+        ("A stuck rollout", _finding(scenes.stuck())),
         ("Resolved (a reply in the finding's thread)", _resolved()),
     ]
 

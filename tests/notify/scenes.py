@@ -26,14 +26,16 @@ from tests.notify.factories import REF, T0, A, B
 IMAGE = "ghcr.io/org/app:prod"
 
 
-def pod(name: str, node: str, digest: Digest, started_minutes: int) -> PodRecord:
-    """A running pod of Deployment shop/web (ReplicaSet web-7d9f), container `app`."""
+def pod(
+    name: str, node: str, digest: Digest, started_minutes: int, *, template: str = "7d9f"
+) -> PodRecord:
+    """A running pod of Deployment shop/web (ReplicaSet web-<template>), container `app`."""
     started = T0 + timedelta(minutes=started_minutes)
     return PodRecord(
         namespace="shop",
         name=name,
         node=node,
-        owner=Owner("ReplicaSet", "web-7d9f"),
+        owner=Owner("ReplicaSet", f"web-{template}"),
         containers=(
             ContainerRun(
                 name="app",
@@ -44,16 +46,21 @@ def pod(name: str, node: str, digest: Digest, started_minutes: int) -> PodRecord
                 ready=True,
             ),
         ),
-        template_hash="7d9f",
+        template_hash=template,
         ready=True,
         start_time=started,
     )
 
 
-def findings(pods: Sequence[PodRecord], nodes: Sequence[NodeRecord] = ()) -> list[WorkloadFinding]:
+def findings(
+    pods: Sequence[PodRecord],
+    nodes: Sequence[NodeRecord] = (),
+    *,
+    controller: ControllerRecord | None = None,
+) -> list[WorkloadFinding]:
     """The scan's findings for shop/web running `pods` (on `nodes`), five hours after T0,
     when the tag moved from A to B at T0 + 65 m."""
-    controller = ControllerRecord(
+    controller = controller or ControllerRecord(
         kind="Deployment",
         namespace="shop",
         name="web",
@@ -70,7 +77,7 @@ def findings(pods: Sequence[PodRecord], nodes: Sequence[NodeRecord] = ()) -> lis
         key=WorkloadKey("Deployment", "shop", "web"),
         controller=controller,
         pods=tuple(pods),
-        groups={p.name: "web-7d9f" for p in pods},
+        groups={p.name: f"web-{p.template_hash}" for p in pods},
     )
     history = TagHistory(
         REF,
@@ -96,4 +103,31 @@ def at_risk() -> WorkloadFinding:
     held = (f"ghcr.io/org/app@{A}", "ghcr.io/org/app:prod")
     nodes = [NodeRecord(f"node-{i}", (held,)) for i in (1, 2, 3)] + [NodeRecord("node-4")]
     [finding] = [f for f in findings(pods, nodes) if f.at_risk]
+    return finding
+
+
+def stuck() -> WorkloadFinding:
+    """A rollout past its progress deadline: two pods of the old ReplicaSet on the old build,
+    one of the new on the new build, and no more progress."""
+    pods = (
+        pod("web-7d9f-aaaaa", "node-1", A, 0),
+        pod("web-7d9f-bbbbb", "node-2", A, 0),
+        pod("web-5c4b-ccccc", "node-3", B, 120, template="5c4b"),
+    )
+    controller = ControllerRecord(
+        kind="Deployment",
+        namespace="shop",
+        name="web",
+        containers=(ContainerSpec("app", IMAGE, PullPolicy.IF_NOT_PRESENT),),
+        generation=2,
+        observed_generation=2,
+        replicas=3,
+        updated_replicas=1,
+        available_replicas=2,
+        ready_replicas=2,
+        status_replicas=3,
+        progressing_reason="ProgressDeadlineExceeded",
+        progress_deadline=600,
+    )
+    [finding] = [f for f in findings(pods, controller=controller) if f.stuck_rollout]
     return finding

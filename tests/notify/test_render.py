@@ -334,7 +334,7 @@ def test_a_finding_fix_uses_the_scans_steps_in_one_spelling() -> None:
     )
     assert fix == (
         "*Fix*\n• `kubectl rollout restart deployment/web -n shop` (with imagePullPolicy Always: …)"
-        f"\n• or pin the digest: `image: ghcr.io/org/app:prod@{now}`"
+        f"\n• pin the digest: `image: ghcr.io/org/app:prod@{now}`"
     )
 
 
@@ -369,3 +369,15 @@ def test_a_resolved_finding_is_one_short_reply() -> None:
         "found <!date^" in reply["text"]["text"]
         and "|2026-11-01T10:00:00Z>" in reply["text"]["text"]
     )
+
+
+def test_a_command_the_fix_repeats_is_said_once() -> None:
+    steps = [
+        "kubectl rollout undo deployment/web -n shop (back to the last template that worked)",
+        "kubectl rollout restart deployment/web -n shop (retry once the cause is fixed)",
+        "kubectl rollout restart deployment/web -n shop (with imagePullPolicy Always: …)",
+    ]
+    _, blocks = _render(_with(skew_alert(), remediation=steps))
+    body = _all_text(blocks)
+    assert body.count("kubectl rollout restart deployment/web -n shop") == 1
+    assert "retry once the cause is fixed" in body and "kubectl rollout undo" in body
