@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import Observation, Source
-from tagwatch.core.references import DOCKER_HUB, ImageRef
+from tagwatch.core.references import ImageRef
 from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import TagwatchError
-from tagwatch.registry.client import USER_AGENT
-from tagwatch.registry.providers.ecr import is_ecr_host
-from tagwatch.registry.providers.ecr_api import EcrImages
-from tagwatch.registry.providers.github import GHCR, GITHUB_API, GitHubPackages
-from tagwatch.registry.providers.hub import HUB_API, HubAPI
 from tagwatch.registry.providers.records import TagProvider, TagRecord
 
 if TYPE_CHECKING:
@@ -34,8 +26,6 @@ __all__ = [
     "BackfillStatus",
     "ProviderFor",
     "run_backfill",
-    "vendor_apis",
-    "vendor_providers",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,48 +76,6 @@ class BackfillResult:
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
-
-
-def vendor_providers(
-    http: httpx.AsyncClient,
-    *,
-    github_token: str | None,
-    hub_url: str = HUB_API,
-    github_url: str = GITHUB_API,
-    aws_session: Any = None,
-) -> ProviderFor:
-    """The real vendor APIs: docker.io → Docker Hub, ghcr.io → GitHub, ECR hosts → ECR."""
-    hub = HubAPI(http, base_url=hub_url)
-    github = GitHubPackages(http, token=github_token, base_url=github_url)
-    ecr = EcrImages(session=aws_session)
-
-    def choose(host: str) -> TagProvider | None:
-        if host == DOCKER_HUB:
-            return hub
-        if host == GHCR:
-            return github
-        if is_ecr_host(host.split(":")[0]):
-            return ecr
-        return None
-
-    return choose
-
-
-@asynccontextmanager
-async def vendor_apis(env: Mapping[str, str]) -> AsyncIterator[ProviderFor]:
-    """The real vendor APIs over one HTTP client, for the duration of the block.
-
-    `GITHUB_TOKEN` authenticates to the GitHub API; `GITHUB_API_URL` (set by GitHub Actions,
-    and for GitHub Enterprise Server) replaces https://api.github.com.
-    """
-    async with httpx.AsyncClient(
-        timeout=30.0, follow_redirects=False, headers={"User-Agent": USER_AGENT}
-    ) as http:
-        yield vendor_providers(
-            http,
-            github_token=env.get("GITHUB_TOKEN") or None,
-            github_url=env.get("GITHUB_API_URL") or GITHUB_API,
-        )
 
 
 async def _guarded(what: str, call: Awaitable[_T]) -> _T | str:

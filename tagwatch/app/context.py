@@ -1,26 +1,50 @@
-"""Wiring: the one place that builds adapters (store, registry client) from settings."""
+"""Wiring: the one place that builds adapters from settings, for the CLI and the service.
+
+The store, the registry client, the cluster client and the vendor APIs are made here and
+handed to the app by keyword; a command opens what it needs with one `async with`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from tagwatch.cluster import ClusterSettings, connect
+from tagwatch.core.references import DOCKER_HUB
 from tagwatch.errors import StoreError, StoreUnusable
 from tagwatch.registry import RegistryClient, RegistrySettings
+from tagwatch.registry.client import USER_AGENT
+from tagwatch.registry.providers.ecr import is_ecr_host
+from tagwatch.registry.providers.ecr_api import EcrImages
+from tagwatch.registry.providers.github import GHCR, GITHUB_API, GitHubPackages
+from tagwatch.registry.providers.hub import HUB_API, HubAPI
+from tagwatch.registry.providers.records import TagProvider
 from tagwatch.store import Store, database_url
 
 if TYPE_CHECKING:
+    from lightkube import AsyncClient
+
+    from tagwatch.app.backfill import ProviderFor
     from tagwatch.app.settings import Settings, SigningPolicyEntry
     from tagwatch.app.signatures import SignatureJudge
 
 __all__ = [
+    "cluster_client",
     "command_settings",
     "judge_for",
     "open_store",
     "registry_client",
     "registry_settings",
     "signature_judge",
+    "store_and_registry",
+    "store_for",
+    "store_maybe_registry",
+    "vendor_apis",
+    "vendor_providers",
 ]
 
 
@@ -75,3 +99,88 @@ def judge_for(entries: Sequence[SigningPolicyEntry]) -> SignatureJudge | None:
     from tagwatch.app.signatures import SignatureJudge
 
     return SignatureJudge([entry.policy() for entry in entries])
+
+
+@contextmanager
+def store_for(settings: Settings, db: str | None) -> Iterator[Store]:
+    """The store of `--db`, else of the configuration, closed after the block."""
+    store = open_store(db or settings.database_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@asynccontextmanager
+async def store_and_registry(
+    settings: Settings, db: str | None
+) -> AsyncIterator[tuple[Store, RegistryClient]]:
+    """The store and a registry client with the configuration's per-registry settings."""
+    with store_for(settings, db) as store:
+        async with registry_client(settings.registry_settings()) as registry:
+            yield store, registry
+
+
+@asynccontextmanager
+async def store_maybe_registry(
+    settings: Settings, db: str | None, *, offline: bool
+) -> AsyncIterator[tuple[Store, RegistryClient | None]]:
+    """As `store_and_registry`, without a registry client (None) when `offline`."""
+    if offline:
+        with store_for(settings, db) as store:
+            yield store, None
+        return
+    async with store_and_registry(settings, db) as (store, registry):
+        yield store, registry
+
+
+@asynccontextmanager
+async def cluster_client(settings: ClusterSettings) -> AsyncIterator[AsyncClient]:
+    """A Kubernetes client for the chosen kubeconfig and context, closed after the block."""
+    client = connect(settings)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def vendor_providers(
+    http: httpx.AsyncClient,
+    *,
+    github_token: str | None,
+    hub_url: str = HUB_API,
+    github_url: str = GITHUB_API,
+    aws_session: Any = None,
+) -> ProviderFor:
+    """The real vendor APIs: docker.io → Docker Hub, ghcr.io → GitHub, ECR hosts → ECR."""
+    hub = HubAPI(http, base_url=hub_url)
+    github = GitHubPackages(http, token=github_token, base_url=github_url)
+    ecr = EcrImages(session=aws_session)
+
+    def choose(host: str) -> TagProvider | None:
+        if host == DOCKER_HUB:
+            return hub
+        if host == GHCR:
+            return github
+        if is_ecr_host(host.split(":")[0]):
+            return ecr
+        return None
+
+    return choose
+
+
+@asynccontextmanager
+async def vendor_apis(env: Mapping[str, str]) -> AsyncIterator[ProviderFor]:
+    """The real vendor APIs over one HTTP client, for the duration of the block.
+
+    `GITHUB_TOKEN` authenticates to the GitHub API; `GITHUB_API_URL` (set by GitHub Actions,
+    and for GitHub Enterprise Server) replaces https://api.github.com.
+    """
+    async with httpx.AsyncClient(
+        timeout=30.0, follow_redirects=False, headers={"User-Agent": USER_AGENT}
+    ) as http:
+        yield vendor_providers(
+            http,
+            github_token=env.get("GITHUB_TOKEN") or None,
+            github_url=env.get("GITHUB_API_URL") or GITHUB_API,
+        )

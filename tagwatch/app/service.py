@@ -459,14 +459,13 @@ class Service:
 
     async def scan_cluster(self, cluster: ClusterEntry) -> int:
         """Scan one cluster for skew and queue alerts for skewed workloads; returns how many."""
+        from tagwatch.app.context import cluster_client
         from tagwatch.app.skew import scan_skew
-        from tagwatch.cluster.config import ClusterSettings, connect
+        from tagwatch.cluster.config import ClusterSettings
 
         try:
-            client = connect(
-                ClusterSettings(kubeconfig=cluster.kubeconfig, context=cluster.context)
-            )
-            try:
+            where = ClusterSettings(kubeconfig=cluster.kubeconfig, context=cluster.context)
+            async with cluster_client(where) as client:
                 result = await scan_skew(
                     cluster=client,
                     store=self.store,
@@ -475,8 +474,6 @@ class Service:
                     selector=cluster.selector,
                     now=self.now,
                 )
-            finally:
-                await client.close()
         except TagwatchError as exc:
             log.error("skew scan of cluster %s failed: %s", cluster.name, exc)
             self.metrics.scan_errors.labels(cluster.name).inc()

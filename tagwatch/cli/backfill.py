@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tagwatch.app.backfill import BackfillResult, run_backfill, vendor_apis
-from tagwatch.app.context import command_settings, open_store, registry_client
+from tagwatch.app.backfill import BackfillResult, run_backfill
+from tagwatch.app.context import command_settings, store_and_registry, vendor_apis
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -34,15 +34,11 @@ async def _backfill(
     refs: list[ImageRef], db: str | None, config: str | None
 ) -> list[BackfillResult]:
     settings = command_settings(config)  # a bad config fails before the database is touched
-    store = open_store(db or settings.database_url)
-    try:
-        async with (
-            registry_client(settings.registry_settings()) as registry,
-            vendor_apis(os.environ) as providers,
-        ):
-            return await run_backfill(refs, providers=providers, registry=registry, store=store)
-    finally:
-        store.close()
+    async with (
+        store_and_registry(settings, db) as (store, registry),
+        vendor_apis(os.environ) as providers,
+    ):
+        return await run_backfill(refs, providers=providers, registry=registry, store=store)
 
 
 @handle_errors

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from tagwatch.app.check import CheckResult, run_check
-from tagwatch.app.context import command_settings, judge_for, open_store, registry_client
+from tagwatch.app.context import command_settings, judge_for, registry_client, store_for
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -36,8 +36,7 @@ _STYLE = {
 async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> list[CheckResult]:
     settings = command_settings(config)  # a bad config fails before the database is touched
     judge = judge_for(settings.signing)
-    store = open_store(db or settings.database_url)
-    try:
+    with store_for(settings, db) as store:
         if not refs:
             with store.begin() as tx:
                 refs = [w.ref for w in tx.watches()]
@@ -45,8 +44,6 @@ async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> li
             return []
         async with registry_client(settings.registry_settings()) as registry:
             return await run_check(refs, registry=registry, store=store, signatures=judge)
-    finally:
-        store.close()
 
 
 @handle_errors

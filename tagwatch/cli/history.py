@@ -6,7 +6,6 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from contextlib import closing
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ import typer
 from rich.table import Table
 
 from tagwatch.app.check import signature_json
-from tagwatch.app.context import command_settings, open_store
+from tagwatch.app.context import command_settings, store_for
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -85,7 +84,7 @@ def history(
     if at_t is not None and parsed is None:
         raise UsageError("--at needs a REF: which tag should be looked up?")
     settings = command_settings(config)
-    with closing(open_store(db or settings.database_url)) as store, store.begin() as tx:
+    with store_for(settings, db) as store, store.begin() as tx:
         if at_t is not None and parsed is not None:
             _print_at(parsed, at_t, tx.history(parsed), output)
             return

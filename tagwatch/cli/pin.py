@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tagwatch.app.context import command_settings, open_store, registry_client
+from tagwatch.app.context import command_settings, store_and_registry, store_maybe_registry
 from tagwatch.app.drift import DriftResult, find_drift
 from tagwatch.app.pin import (
     PinAction,
@@ -164,12 +164,8 @@ async def _pin(
     sources: list[SourceFile], db: str | None, config: str | None, update: bool
 ) -> PinReport:
     settings = command_settings(config)  # a bad config fails before the database is touched
-    store = open_store(db or settings.database_url)
-    try:
-        async with registry_client(settings.registry_settings()) as registry:
-            return await pin_files(sources, registry=registry, store=store, update=update)
-    finally:
-        store.close()
+    async with store_and_registry(settings, db) as (store, registry):
+        return await pin_files(sources, registry=registry, store=store, update=update)
 
 
 @handle_errors
@@ -249,14 +245,8 @@ async def _drift(
     refs: list[ImageRef], db: str | None, config: str | None, offline: bool
 ) -> list[DriftResult]:
     settings = command_settings(config)  # a bad config fails before the database is touched
-    store = open_store(db or settings.database_url)
-    try:
-        if offline:
-            return await find_drift(refs, store=store, registry=None)
-        async with registry_client(settings.registry_settings()) as registry:
-            return await find_drift(refs, store=store, registry=registry)
-    finally:
-        store.close()
+    async with store_maybe_registry(settings, db, offline=offline) as (store, registry):
+        return await find_drift(refs, store=store, registry=registry)
 
 
 @handle_gate_errors

@@ -13,7 +13,7 @@ import msgspec
 import typer
 from rich.table import Table
 
-from tagwatch.app.context import command_settings, open_store, registry_client
+from tagwatch.app.context import cluster_client, command_settings, store_maybe_registry
 from tagwatch.app.skew import ScanResult, report_json, scan_skew
 from tagwatch.app.verify import VerifyResult, parse_target, verify_workload
 from tagwatch.cli.common import (
@@ -25,7 +25,7 @@ from tagwatch.cli.common import (
     err_console,
     handle_gate_errors,
 )
-from tagwatch.cluster import ClusterSettings, connect
+from tagwatch.cluster import ClusterSettings
 from tagwatch.core.durations import parse_duration
 from tagwatch.core.skew import PodState, WorkloadFinding
 from tagwatch.errors import UsageError
@@ -135,18 +135,11 @@ async def _with_cluster(
     work: Callable[..., Awaitable[T]],
 ) -> T:
     """Open the store, the cluster client and (unless offline) the registry client around `work`."""
-    client = connect(cluster)
-    try:
-        store = open_store(db or settings.database_url)
-        try:
-            if offline:
-                return await work(client, store, None)
-            async with registry_client(settings.registry_settings()) as registry:
-                return await work(client, store, registry)
-        finally:
-            store.close()
-    finally:
-        await client.close()
+    async with (
+        cluster_client(cluster) as client,
+        store_maybe_registry(settings, db, offline=offline) as (store, registry),
+    ):
+        return await work(client, store, registry)
 
 
 def _status(f: WorkloadFinding) -> str:

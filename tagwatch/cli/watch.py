@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from tagwatch.app.context import command_settings, open_store
+from tagwatch.app.context import command_settings, store_for
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -61,8 +60,7 @@ def add(
     parsed = parse_refs(refs)
     labels = _labels(label)
     seconds = _interval(interval)
-    url = db or command_settings(config).database_url
-    with closing(open_store(url)) as store, store.begin() as tx:
+    with store_for(command_settings(config), db) as store, store.begin() as tx:
         added = [
             tx.add_watch(ref.without_digest(), interval_seconds=seconds, labels=labels)
             for ref in parsed
@@ -86,7 +84,7 @@ def list_(
     Example: tagwatch watch list --config tagwatch.yaml -o json
     """
     settings = command_settings(config)
-    with closing(open_store(db or settings.database_url)) as store, store.begin() as tx:
+    with store_for(settings, db) as store, store.begin() as tx:
         stored = tx.watches()
     rows: list[dict[str, Any]] = [
         {
@@ -135,8 +133,7 @@ def remove(
     Example: tagwatch watch remove nginx:1.27
     """
     parsed = parse_refs(refs)
-    url = db or command_settings(config).database_url
-    with closing(open_store(url)) as store, store.begin() as tx:
+    with store_for(command_settings(config), db) as store, store.begin() as tx:
         removed = [tx.remove_watch(ref.without_digest()) for ref in parsed]
     missing = [ref for ref, ok in zip(parsed, removed, strict=True) if not ok]
     for ref, ok in zip(parsed, removed, strict=True):
