@@ -266,14 +266,7 @@ class Transport:
                 finally:
                     await response.aclose()
         except TimeoutError as exc:
-            if host.stuck_since is None:
-                host.stuck_since = datetime.now(UTC)
-                log.warning(
-                    "%s: no complete answer within %g s; its checks fail at once until it "
-                    "answers again",
-                    host.registry,
-                    deadline,
-                )
+            _mark_stuck(host, f"no complete answer within {deadline:g} s")
             # Not a transport error on purpose: retrying a host that just let a whole deadline
             # pass only multiplies the wait (the next check probes it again).
             raise DeadlineExceeded(
@@ -282,6 +275,11 @@ class Transport:
                 "or very slow",
                 deadline=deadline,
             ) from exc
+        except httpx.TimeoutException:
+            # httpx's own timeouts (connect, or a read that got nothing for `timeout` seconds)
+            # come first on a silent host: stuck too, though this request may still be retried.
+            _mark_stuck(host, f"no answer within {self.timeout:g} s")
+            raise
         finally:
             if probe:
                 host.probing = False
@@ -289,6 +287,12 @@ class Transport:
             log.info("%s: answers again", host.registry)
             host.stuck_since = None
         return response
+
+
+def _mark_stuck(host: Host, what: str) -> None:
+    if host.stuck_since is None:
+        host.stuck_since = datetime.now(UTC)
+        log.warning("%s: %s; its checks fail at once until it answers again", host.registry, what)
 
 
 def _still_stuck(host: Host) -> DeadlineExceeded:

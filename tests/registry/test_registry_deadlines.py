@@ -5,18 +5,25 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from tagwatch.cli.main import app
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import DeadlineExceeded, RegistryUnavailable
 from tagwatch.registry import RegistryClient, RegistrySettings
 from tests.support.slow_registry import DIGEST, SlowRegistry
 
 
-def client_for(server: SlowRegistry, *, request: float = 1.0, check: float = 3.0) -> RegistryClient:
+def client_for(
+    server: SlowRegistry, *, request: float = 1.0, check: float = 3.0, timeout: float = 10.0
+) -> RegistryClient:
     settings = RegistrySettings(request_deadline=request, check_deadline=check)
-    return RegistryClient(settings={server.host: settings}, max_retries=4, retry_base=0.05)
+    return RegistryClient(
+        settings={server.host: settings}, max_retries=4, retry_base=0.05, timeout=timeout
+    )
 
 
 def ref(server: SlowRegistry, tag: str = "prod") -> ImageRef:
@@ -59,16 +66,24 @@ async def test_a_host_that_hangs_up_is_unavailable_not_stuck() -> None:
     assert server.accepted >= 2  # retried
 
 
-async def test_a_stuck_host_fails_its_other_checks_at_once_and_recovers_when_it_answers() -> None:
+@pytest.mark.parametrize(
+    ("request_deadline", "read_timeout"),
+    [(1.0, 10.0), (30.0, 0.5)],  # the total deadline, or httpx's read timeout, comes first
+)
+async def test_a_stuck_host_fails_its_other_checks_at_once_and_recovers_when_it_answers(
+    request_deadline: float, read_timeout: float
+) -> None:
     with SlowRegistry("hang") as server:
-        async with client_for(server, request=1.0, check=2.0) as client:
+        async with client_for(
+            server, request=request_deadline, check=2.0, timeout=read_timeout
+        ) as client:
             refs = [ref(server, f"t{i}") for i in range(40)]
             started = time.monotonic()
             outcomes = await asyncio.gather(
                 *(observe(client, r) for r in refs), return_exceptions=True
             )
             elapsed = time.monotonic() - started
-            assert all(isinstance(o, DeadlineExceeded) for o in outcomes), outcomes
+            assert all(isinstance(o, RegistryUnavailable) for o in outcomes), outcomes
             # 40 tags, 8 at a time, would take 5 check deadlines (10 s) if each waited its own
             assert elapsed < 4.0, elapsed
             assert set(client.stuck_hosts) == {server.host}
@@ -76,3 +91,23 @@ async def test_a_stuck_host_fails_its_other_checks_at_once_and_recovers_when_it_
             observation = await observe(client, refs[0])
             assert observation.digest == DIGEST  # type: ignore[attr-defined]
             assert client.stuck_hosts == {}
+
+
+def test_tagwatch_check_on_a_dripping_registry_ends_at_its_deadline_with_one_line(
+    tmp_path: Path,
+) -> None:
+    with SlowRegistry("drip", interval=0.2) as server:
+        config = tmp_path / "tagwatch.yaml"
+        config.write_text(
+            f'registries:\n  "{server.host}":\n    request_deadline: 1s\n    check_deadline: 2s\n'
+        )
+        db = f"sqlite:///{tmp_path / 'tw.db'}"
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            app, ["check", str(ref(server)), "--config", str(config), "--db", db]
+        )
+        elapsed = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    assert elapsed < 5.0, elapsed
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert "no complete answer within 1 s" in line and server.host in line
