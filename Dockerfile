@@ -2,8 +2,10 @@
 # Stage 1 builds a virtualenv with uv from the lock file; stage 2 copies only that venv onto a
 # slim Python and runs it as an unprivileged user.
 
-FROM python:3.11-slim-bookworm AS build
-COPY --from=ghcr.io/astral-sh/uv:0.5 /uv /usr/local/bin/uv
+# Every image is pinned by digest (`tagwatch lint Dockerfile deploy/` passes, tested): the tag says
+# what it is, the digest what we tested. Bump both with `tagwatch pin Dockerfile --update --write`.
+FROM python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b AS build
+COPY --from=ghcr.io/astral-sh/uv:0.9.18@sha256:5713fa8217f92b80223bc83aac7db36ec80a84437dbc0d04bbc659cae030d8c9 /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/tagwatch
 WORKDIR /src
@@ -14,7 +16,7 @@ COPY tagwatch ./tagwatch
 COPY migrations ./migrations
 RUN uv sync --frozen --no-dev --no-editable
 
-FROM python:3.11-slim-bookworm
+FROM python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
 RUN groupadd --system --gid 10001 tagwatch \
     && useradd --system --uid 10001 --gid tagwatch --home-dir /var/lib/tagwatch \
        --create-home --shell /usr/sbin/nologin tagwatch

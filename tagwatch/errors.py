@@ -152,7 +152,7 @@ class ClusterUnreachable(ClusterError):
 
 
 class ClusterAccessDenied(ClusterError):
-    """The Kubernetes API server refused us (401/403): check RBAC in deploy/rbac.yaml."""
+    """The Kubernetes API server refused us (401/403): check RBAC in deploy/base/rbac.yaml."""
 
 
 class NotifyError(TagwatchError):

@@ -141,7 +141,7 @@ def _api_error(
             f"Kubernetes API {kind} to {what} {resource} in {_where(namespace)}"
             f"{': ' + detail if detail else ''}; tagwatch needs get/list/watch on pods, "
             "replicasets, deployments, statefulsets, daemonsets, jobs, cronjobs and nodes "
-            "(apply deploy/rbac.yaml)"
+            "(apply deploy/base/rbac.yaml)"
         )
     return ClusterError(
         f"Kubernetes API answered {code} to {what} {resource} in {_where(namespace)}: {detail}"

@@ -36,7 +36,7 @@ def test_forbidden_resource_names_it_and_points_at_the_rbac(
     [line] = result.stderr.strip().splitlines()
     assert "denied (403) to list replicasets in all namespaces" in line
     assert 'cannot list resource "replicasets"' in line
-    assert "deploy/rbac.yaml" in line
+    assert "deploy/base/rbac.yaml" in line
 
 
 def test_wrong_token_is_access_denied(kube: Callable[..., Kube], cli: Cli) -> None:

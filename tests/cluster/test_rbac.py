@@ -1,4 +1,4 @@
-"""deploy/rbac.yaml grants just what `skew` and `verify` read, enforced by the fake API server."""
+"""deploy/base/rbac.yaml grants just what `skew` and `verify` read, enforced by the fake API."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.support import kube_fixtures as kf
 from tests.support.kube_fixtures import C
 from tests.support.kubeapi import RESOURCES, FakeKubeAPI
 
-RBAC = Path(__file__).resolve().parents[2] / "deploy" / "rbac.yaml"
+RBAC = Path(__file__).resolve().parents[2] / "deploy" / "base" / "rbac.yaml"
 READ = ("get", "list", "watch")
 DIGEST = "sha256:" + "ab" * 32
 IMAGE = f"registry.example.com/shop/web@{DIGEST}"
@@ -28,7 +28,7 @@ def _docs(text: str | None = None) -> list[dict[str, Any]]:
 
 def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     found = [d for d in docs if d["kind"] == kind]
-    assert len(found) == 1, f"deploy/rbac.yaml must hold exactly one {kind}"
+    assert len(found) == 1, f"deploy/base/rbac.yaml must hold exactly one {kind}"
     return found[0]
 
 
@@ -178,7 +178,7 @@ def test_skew_and_verify_work_with_only_the_shipped_rbac_and_touch_nothing_else(
     touched = _paths(k.api)
     assert touched, "the commands asked the API server for nothing"
     assert touched <= granted, (
-        f"asked for resources deploy/rbac.yaml does not grant: {touched - granted}"
+        f"asked for resources deploy/base/rbac.yaml does not grant: {touched - granted}"
     )
 
 
@@ -194,4 +194,4 @@ def test_each_rule_of_the_rbac_is_needed(kube: Callable[..., Kube], cli: Cli) ->
         result = cli("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=3)
         [line] = result.stderr.strip().splitlines()
         assert f"denied (403) to list {resource} in all namespaces" in line, line
-        assert "apply deploy/rbac.yaml" in line, line
+        assert "apply deploy/base/rbac.yaml" in line, line

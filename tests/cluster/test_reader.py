@@ -124,7 +124,7 @@ async def test_forbidden_list_is_access_denied_naming_the_resource(tmp_path: Pat
         client = connect(ClusterSettings(kubeconfig=str(_config(tmp_path, server))))
         try:
             with pytest.raises(
-                ClusterAccessDenied, match=r"list nodes in all namespaces.*deploy/rbac.yaml"
+                ClusterAccessDenied, match=r"list nodes in all namespaces.*deploy/base/rbac.yaml"
             ):
                 await read_snapshot(client)
         finally:

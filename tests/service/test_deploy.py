@@ -13,7 +13,7 @@ import yaml
 from tagwatch.app.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
+DEPLOY = ROOT / "deploy" / "base"
 
 
 def docs(path: Path) -> list[dict[str, Any]]:
