@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import httpx
 
 from tagwatch.app.check import run_check
+from tagwatch.core.alerts import Alert, alerts_for_move
 from tagwatch.core.moves import BuildInfo, Change, TagMove
 from tagwatch.core.references import ImageRef
+from tagwatch.core.routes import Route
 from tagwatch.errors import ProtocolError
 from tagwatch.registry import RegistryClient
 from tagwatch.store import Store, StoreTx
@@ -80,3 +82,37 @@ async def test_a_json_answer_that_is_not_a_manifest_is_an_error_and_never_record
     assert result.move is None
     with store.begin() as tx:
         assert tx.histories([REF])[REF].sightings == ()
+
+
+async def test_a_multi_arch_move_alerts_with_both_builds_revision_from_platform_configs(
+    registry: TestRegistry, repo_name: str, store: Store
+) -> None:
+    def push(revision: str) -> None:
+        labels = {
+            "org.opencontainers.image.revision": revision,
+            "org.opencontainers.image.source": "https://github.com/example/app",
+        }
+        platforms = {"linux/amd64": f"amd-{revision}", "linux/arm64": f"arm-{revision}"}
+        registry.push_index(repo_name, "prod", platforms, labels=labels)
+
+    ref = ImageRef.parse(f"{registry.host}/{repo_name}:prod")
+    alerts: list[Alert] = []
+
+    def on_move(tx: StoreTx, move: TagMove, after: BuildInfo | None) -> None:
+        if move.change is Change.FIRST_SEEN:
+            return
+        before = tx.builds([move.from_digest]).get(move.from_digest) if move.from_digest else None
+        route = Route(destination="C-ALERTS")
+        alerts.extend(alerts_for_move(move, before=before, after=after, routes=[route], labels={}))
+
+    push("aaa111")
+    async with RegistryClient() as client:
+        await run_check([ref], registry=client, store=store, on_move=on_move)
+        push("bbb222")
+        [result] = await run_check([ref], registry=client, store=store, on_move=on_move)
+    assert result.change == "moved" and result.build is not None
+    assert result.build.revision == "bbb222"
+    [alert] = alerts
+    assert alert.payload["before"]["revision"] == "aaa111"
+    assert alert.payload["after"]["revision"] == "bbb222"
+    assert alert.payload["after"]["source"] == "https://github.com/example/app"
