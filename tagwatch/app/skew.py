@@ -18,6 +18,7 @@ from tagwatch.core.skew import SkewReport, find_skew, tag_refs
 from tagwatch.core.times import utcnow
 from tagwatch.core.workloads import ImageKind, Workload, group_workloads, parse_image
 from tagwatch.errors import TagwatchError
+from tagwatch.registry.manifests import parse_manifest
 
 if TYPE_CHECKING:
     from lightkube import AsyncClient
@@ -147,15 +148,27 @@ async def record_unrecorded(
     store: Store,
     now: Callable[[], datetime],
 ) -> list[str]:
-    """Fetch each digest's manifest once (an index lists its children) and record it."""
+    """GET each digest's manifest once and record the indexes among them with their children.
+
+    Only the manifest is read (not `describe`, which also reads a child's config for the
+    labels): resolving a pod needs the platforms, and a platform image resolves to itself, so
+    it is left for a tag check to record with its labels.
+    """
     if not wanted:
         return []
 
-    async def one(digest: Digest, ref: ImageRef) -> BuildInfo | str:
+    async def one(digest: Digest, ref: ImageRef) -> BuildInfo | str | None:
+        where = ref.without_digest().with_digest(digest)
         try:
-            return await registry.describe(ref, digest)
+            answer = await registry.artifact_manifest(ref, str(digest))
+            if answer is None:
+                return f"{where}: not in the registry"
+            manifest = parse_manifest(*answer, registry=ref.registry, what=f"{where}: manifest")
         except TagwatchError as exc:
-            return f"{ref.without_digest().with_digest(digest)}: {exc}"
+            return f"{where}: {exc}"
+        if not manifest.is_index:
+            return None
+        return BuildInfo(manifest.media_type, manifest.platforms, dict(manifest.annotations))
 
     items = list(wanted.items())
     answers = await asyncio.gather(*(one(d, r) for d, r in items))
