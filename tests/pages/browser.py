@@ -70,6 +70,8 @@ class Browser:
 
     def screenshot(self, folder: Path, name: str, *, width: int = 1280) -> Path:
         """A full-page PNG: the window is resized to the document's height first."""
+        self.driver.set_window_size(width, 900)
+        time.sleep(0.1)
         height = int(self.driver.execute_script("return document.documentElement.scrollHeight"))
         self.driver.set_window_size(width, min(max(height + 120, 400), 4000))
         time.sleep(0.2)
