@@ -26,6 +26,7 @@ from tagwatch.app.watch_labels import WatchLabels
 from tagwatch.core.artifacts import pattern_matches
 from tagwatch.core.moves import Source
 from tagwatch.core.references import ImageRef
+from tagwatch.core.skew_findings import SkewReport
 from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
@@ -109,6 +110,8 @@ class Service:
         self.plan = WatchPlan(jitter=sched.jitter)
         self.budgets: dict[str, Budget] = {}
         self.leader = False
+        #: The latest skew report of each cluster this replica scanned (what the board shows).
+        self.latest_scans: dict[str, SkewReport] = {}
         self.cluster_leases: dict[str, bool] = {}
         self.last_tick: float | None = None
         self.last_cycle: float | None = None  # when a poll batch last finished
@@ -479,6 +482,7 @@ class Service:
             self.metrics.scan_errors.labels(cluster.name).inc()
             return 0
         report = result.report
+        self.latest_scans[cluster.name] = report
         findings = [f for f in report.findings if f.skewed or f.at_risk or f.stuck_rollout]
         self.metrics.skewed.labels(cluster.name).set(sum(1 for f in findings if f.skewed))
         self.metrics.at_risk.labels(cluster.name).set(sum(1 for f in findings if f.at_risk))

@@ -13,9 +13,12 @@ from tagwatch.app.check import run_check
 from tagwatch.core.moves import BuildInfo, Source
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
+from tests.cluster.test_skew_cli import _deployment
 from tests.pages.browser import Browser, chrome, offsite, screenshot_folder, serving
 from tests.pages.conftest import AppFactory
 from tests.store.helpers import digest, observe
+from tests.support import kube_fixtures as kf
+from tests.support.kubeapi import FakeKubeAPI, KubeContext, write_kubeconfig
 from tests.support.registry import TestRegistry
 
 INJECTION = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
@@ -197,3 +200,75 @@ def test_the_offline_check_sees_a_request_to_another_host(
         )
         browser.settle()
         assert offsite(browser.requested(), base) == ["http://192.0.2.1:9/pixel.png"]
+
+
+async def test_a_skewed_workload_is_on_the_board_with_its_pods_and_fix(
+    browser: Browser,
+    registry: TestRegistry,
+    repo_name: str,
+    make_app: AppFactory,
+    tmp_path: Path,
+) -> None:
+    ref = f"{registry.host}/{repo_name}:prod"
+    revision = "org.opencontainers.image.revision"
+    v1 = registry.push_image(repo_name, "prod", content="v1", labels={revision: "aaa111"})
+    first = make_app()
+    checker = first.state.service
+    await run_check([ImageRef.parse(ref)], registry=checker.registry, store=checker.store)
+    v2 = registry.push_image(repo_name, "prod", content="v2", labels={revision: "bbb222"})
+    await run_check([ImageRef.parse(ref)], registry=checker.registry, store=checker.store)
+    await checker.registry.aclose()
+    name = f"{registry.host}/{repo_name}"
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    api = FakeKubeAPI(
+        [
+            *_deployment(
+                "checkout",
+                ref,
+                [
+                    ("checkout-5d8f7b-aaaaa", "node-a", t0, f"{name}@{v1}"),
+                    ("checkout-5d8f7b-bbbbb", "node-a", t0, f"{name}@{v1}"),
+                    ("checkout-5d8f7b-ccccc", "node-b", t0 + timedelta(minutes=50), f"{name}@{v2}"),
+                ],
+            ),
+            kf.node("node-a"),
+            kf.node("node-b"),
+        ]
+    ).start()
+    try:
+        kubeconfig = tmp_path / "kubeconfig"
+        write_kubeconfig(kubeconfig, [KubeContext("fake", api.url)])
+        app = make_app(clusters=[{"name": "prod-eu", "kubeconfig": str(kubeconfig)}])
+        service = app.state.service
+        await service.scan_cluster(service.settings.clusters[0])
+        await service.registry.aclose()
+    finally:
+        api.stop()
+    with serving(app) as base:
+        _assert_offline(browser.open(base + "/clusters/prod-eu"), base)
+        driver = browser.driver
+        (finding,) = driver.find_elements(By.CSS_SELECTOR, "section.finding")
+        text = finding.text
+        assert "SKEWED" in text and "deployment/checkout -n shop" in text
+        rows = [
+            [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in finding.find_elements(By.CSS_SELECTOR, "table.pods tbody tr")
+        ]
+        assert [(r[0].split()[0], r[1]) for r in rows] == sorted(
+            [(v1.short, "node-a"), (v2.short, "node-b")]
+        )
+        by_node = {r[1]: r[2] for r in rows}
+        assert "checkout-5d8f7b-aaaaa" in by_node["node-a"]
+        assert "checkout-5d8f7b-bbbbb" in by_node["node-a"]
+        assert "checkout-5d8f7b-ccccc" in by_node["node-b"]
+        fix = finding.find_element(By.CSS_SELECTOR, "pre.fix").text
+        assert "kubectl" in fix and "checkout" in fix
+        browser.screenshot(screenshot_folder(tmp_path), "board")
+        # the timeline names who runs each digest now
+        finding.find_element(By.CSS_SELECTOR, "dd a").click()
+        browser.settle()
+        running = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "ul.runners li")]
+        assert running == [
+            "cluster prod-eu: deployment/checkout -n shop (checkout), 2 pods",
+            "cluster prod-eu: deployment/checkout -n shop (checkout), 1 pod",
+        ]

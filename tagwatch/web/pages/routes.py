@@ -11,11 +11,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from tagwatch.core.moves import Change
+from tagwatch.core.references import ImageRef
+from tagwatch.core.skew_findings import SkewReport
 from tagwatch.core.times import parse_when
-from tagwatch.errors import StoreError
+from tagwatch.errors import InvalidReference, StoreError
 from tagwatch.store.audit import MoveFilter, digests_of
 from tagwatch.web import cursors
 from tagwatch.web.listing import move_filter, store_of, tag_ref
+from tagwatch.web.pages.board import needs_attention, pod_groups, running_now, state_words
 from tagwatch.web.pages.render import STATIC, templates
 from tagwatch.web.pages.timeline import layout
 
@@ -31,10 +34,10 @@ TIMELINE_MAX = 500
 _FILTERS = ("registry", "repository", "label", "since", "until", "q")
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     service = request.app.state.service
     context.setdefault("clusters", [c.name for c in service.settings.clusters])
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    return templates.TemplateResponse(request, template, context, status_code=status)
 
 
 def _problem(exc: HTTPException) -> str:
@@ -151,6 +154,42 @@ def timeline(request: Request, ref: str, at: str | None = None) -> HTMLResponse:
         lookup=lookup,
         now=now,
         skipped=len(history.sightings) - len(shown),
+        running=running_now(request.app.state.service.latest_scans, image),
+        latest_of={s.digest: i for i, s in enumerate(shown) if s.digest is not None},
+    )
+
+
+def _image_ref(image: str) -> ImageRef | None:
+    """The tag an image names, for a link to its timeline (None: pinned or unreadable)."""
+    try:
+        ref = ImageRef.parse(image)
+    except InvalidReference:
+        return None
+    return ref if ref.tag and ref.digest is None else None
+
+
+@router.get("/clusters/{name}", response_class=HTMLResponse)
+def board(request: Request, name: str) -> HTMLResponse:
+    """The latest scan of a cluster: skewed, at-risk and stuck workloads, pods, the fix."""
+    service = request.app.state.service
+    entry = next((c for c in service.settings.clusters if c.name == name), None)
+    if entry is None:
+        return _page(request, "error.html", 404, problem=f"no cluster named {name!r} is configured")
+    report: SkewReport | None = service.latest_scans.get(name)
+    attention = [f for f in report.findings if needs_attention(f)] if report else []
+    return _page(
+        request,
+        "cluster.html",
+        name=name,
+        interval=entry.interval,
+        report=report,
+        attention=attention,
+        skewed=sum(1 for f in attention if f.skewed),
+        at_risk=sum(1 for f in attention if f.at_risk),
+        stuck=sum(1 for f in attention if f.stuck_rollout),
+        state_words=state_words,
+        pod_groups=pod_groups,
+        image_ref=_image_ref,
     )
 
 
