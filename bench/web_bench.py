@@ -358,7 +358,7 @@ def main() -> None:
         backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
         for backend in backends:
             url = (
-                f"sqlite:///{workdir / 'bench.db'}"
+                f"sqlite:///{args.sqlite_file or workdir / 'bench.db'}"
                 if backend == "sqlite"
                 else create_pg_database("tagwatch_bench")
             )
