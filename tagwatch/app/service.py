@@ -17,6 +17,7 @@ from typing import Any
 from tagwatch.app.budget import Budget
 from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.context import judge_for
+from tagwatch.app.episodes import apply_scan
 from tagwatch.app.metrics import Metrics
 from tagwatch.app.routing import BATCH as ROUTING_BATCH
 from tagwatch.app.routing import route_events
@@ -30,7 +31,6 @@ from tagwatch.core.skew_findings import SkewReport
 from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
-from tagwatch.notify.outbox import enqueue_skew
 from tagwatch.registry import RegistryClient
 from tagwatch.store import SlackThreads, Store, StoreTx
 
@@ -480,6 +480,9 @@ class Service:
         except TagwatchError as exc:
             log.error("skew scan of cluster %s failed: %s", cluster.name, exc)
             self.metrics.scan_errors.labels(cluster.name).inc()
+            # A failed scan proves nothing: no episode opens or closes; the last findings stay.
+            with contextlib.suppress(TagwatchError), self.store.begin() as tx:
+                tx.findings.failed(cluster.name, str(exc), at=self.now())
             return 0
         report = result.report
         self.latest_scans[cluster.name] = report
@@ -489,23 +492,19 @@ class Service:
         stuck = sum(1 for f in findings if f.stuck_rollout)
         self.metrics.stuck_rollouts.labels(cluster.name).set(stuck)
         self.metrics.last_scan.labels(cluster.name).set(self.now().timestamp())
-        queued = 0
-        routes = self.routes
         with self.store.begin() as tx:
             watches = self._watch_labels(tx)
-            for finding in findings:
-                queued += enqueue_skew(
-                    tx,
-                    finding,
-                    cluster=cluster.name,
-                    builds=report.builds,
-                    routes=routes,
-                    labels=_labels_of_image(watches, finding.image),
-                    now=self.now(),
-                )
-        if queued:
+            outcome = apply_scan(
+                tx,
+                report,
+                cluster=cluster.name,
+                routes=self.routes,
+                labels_of=lambda image: _labels_of_image(watches, image),
+                now=self.now(),
+            )
+        if outcome.queued:
             self._deliver_now.set()
-        return queued
+        return outcome.queued
 
     def _watch_labels(self, tx: StoreTx) -> WatchLabels:
         return WatchLabels(self.settings.watches, [(w.ref, w.labels) for w in tx.watches()])

@@ -28,6 +28,7 @@ __all__ = [
     "alerts_for_skew",
     "conditions_of",
     "episode_key",
+    "fingerprint",
     "move_key",
     "skew_key",
 ]
@@ -178,7 +179,7 @@ def conditions_of(finding: WorkloadFinding) -> tuple[Condition, ...]:
     return tuple(condition for condition, present in found if present)
 
 
-def _fingerprint(finding: WorkloadFinding, condition: Condition) -> str:
+def fingerprint(finding: WorkloadFinding, condition: Condition) -> str:
     """The state an episode alerts on: the set of digests running, and for a risk the digest
     the next restart would pull (the predicted change)."""
     digests = ",".join(sorted(str(d) for d in finding.digests))
@@ -207,7 +208,7 @@ def skew_key(
     return "skew:" + _hash(
         (
             episode_key(finding, cluster=cluster, condition=condition),
-            _fingerprint(finding, condition),
+            fingerprint(finding, condition),
             destination,
         )
     )

@@ -24,6 +24,8 @@ __all__ = [
     "Base",
     "BuildPlatformRow",
     "BuildRow",
+    "ClusterFindingsRow",
+    "EpisodeRow",
     "LeaseRow",
     "MoveEventRow",
     "OutboxRow",
@@ -231,3 +233,41 @@ class MoveEventRow(Base):
     recorded_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16))
     routed_at: Mapped[datetime | None]
+
+
+class EpisodeRow(Base):
+    """A workload's container skewed, at risk or in a stuck rollout, from the scan that first
+    found it until the one that found it fixed (`closed_at`). `fingerprint` is the state last
+    alerted (digests, or the predicted change); `payload` the last alert's, for the reply."""
+
+    __tablename__ = "episodes"
+    __table_args__ = (
+        UniqueConstraint("key", "opened_at"),
+        Index("ix_episodes_cluster_open", "cluster", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    cluster: Mapped[str] = mapped_column(String(255))
+    condition: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    namespace: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    container: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class ClusterFindingsRow(Base):
+    """The latest scan of one cluster: its report (the scan's JSON) when it last succeeded,
+    and when and why it last failed."""
+
+    __tablename__ = "cluster_findings"
+
+    cluster: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scanned_at: Mapped[datetime | None]
+    report: Mapped[dict[str, Any]]
+    failed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -29,6 +29,7 @@ from tagwatch.errors import StoreError
 from tagwatch.store.audit import AuditReader
 from tagwatch.store.builds import BuildsMixin
 from tagwatch.store.engine import _first_line, make_engine, safe_url
+from tagwatch.store.episodes import Episodes, Findings
 from tagwatch.store.events import Events
 from tagwatch.store.leases import Leases
 from tagwatch.store.models import Base, SightingRow
@@ -53,6 +54,8 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
         self.outbox = Outbox(session)
         self.leases = Leases(session)
         self.events = Events(session, self.histories)
+        self.episodes = Episodes(session)
+        self.findings = Findings(session)
 
     @property
     def audit(self) -> AuditReader:

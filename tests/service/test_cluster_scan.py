@@ -82,3 +82,105 @@ async def test_a_skewed_deployment_is_alerted_once_by_the_scan_job(
             assert len(slack.posts) == 2
     finally:
         api.stop()
+
+
+async def test_scans_alert_at_risk_once_resolve_skew_and_a_failing_scan_changes_nothing(
+    registry: TestRegistry,
+    repo_name: str,
+    slack: FakeSlack,
+    tmp_path: Path,
+    secrets_env: None,
+) -> None:
+    ref = f"{registry.host}/{repo_name}:prod"
+    db = f"sqlite:///{tmp_path / 'tw.db'}"
+    v1 = registry.push_image(repo_name, "prod", content="v1")
+    watches = [{"ref": ref, "interval": "1h", "labels": {"team": "pay"}}]
+    async with running(load_settings(service_config(tmp_path, db=db, watches=watches))) as svc:
+        for _ in range(2):
+            check = svc.service.trigger(ImageRef.parse(ref))
+            assert check is not None
+            await check
+            v2 = registry.push_image(repo_name, "prod", content="v2")
+    name = f"{registry.host}/{repo_name}"
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    skewed = _deployment(
+        "api",
+        ref,
+        [
+            ("api-5d8f7b-aaaaa", "node-a", t0, f"{name}@{v1}"),
+            ("api-5d8f7b-bbbbb", "node-b", t0 + timedelta(minutes=50), f"{name}@{v2}"),
+        ],
+    )
+    # Uniform on the old bytes; Always re-resolves the tag at the next start: at risk.
+    at_risk = _deployment(
+        "web",
+        ref,
+        [(f"web-5d8f7b-{i}", "node-a", t0, f"{name}@{v1}") for i in range(2)],
+        policy="Always",
+    )
+    api = FakeKubeAPI([*skewed, *at_risk, kf.node("node-a"), kf.node("node-b")]).start()
+    try:
+        kubeconfig = tmp_path / "kubeconfig"
+        write_kubeconfig(kubeconfig, [KubeContext("fake", api.url)])
+        path = service_config(
+            tmp_path,
+            db=db,
+            watches=watches,
+            slack=slack,
+            clusters=[{"name": "prod-eu", "kubeconfig": str(kubeconfig), "interval": "300ms"}],
+            scheduler={"default_interval": "1h"},
+        )
+        async with running(load_settings(path)) as svc:
+            store = svc.service.store
+            # The move recorded before the service had Slack is routed now: one message.
+            await eventually(lambda: len(slack.posts) >= 3, within=15)
+            await asyncio.sleep(1.5)  # five more scans: nothing more
+            texts = [p.text for p in slack.posts]
+            assert len(slack.posts) == 3, texts
+            assert sum("api" in t and "prod-eu" in t for t in texts) == 1, texts
+            assert sum("web" in t and "prod-eu" in t for t in texts) == 1, texts
+            with store.begin() as tx:
+                episodes = tx.episodes.open_in("prod-eu")
+                latest = tx.findings.latest()["prod-eu"]
+            assert sorted((e.name, e.condition.value) for e in episodes) == [
+                ("api", "skewed"),
+                ("web", "at_risk"),
+            ]
+            assert {w["name"] for w in latest.report["workloads"]} >= {"api", "web"}
+
+            # The cluster refuses us: scans fail, counted; nothing opens, nothing closes.
+            api.forbidden.add("pods")
+            errors = svc.service.metrics.scan_errors.labels("prod-eu")
+            await eventually(lambda: errors._value.get() >= 1, within=10)
+            with store.begin() as tx:
+                failing = tx.findings.latest()["prod-eu"]
+            seen = errors._value.get()
+            await eventually(lambda: errors._value.get() >= seen + 2, within=10)
+            with store.begin() as tx:
+                assert [e.id for e in tx.episodes.open_in("prod-eu")] == [e.id for e in episodes]
+                failed = tx.findings.latest()["prod-eu"]
+            assert failed.error and "403" in failed.error
+            assert failed.failed_at is not None and failing.failed_at is not None
+            assert failed.failed_at > failing.failed_at  # counted again, findings kept as were
+            assert (failed.scanned_at, failed.report) == (failing.scanned_at, failing.report)
+            assert failed.report["workloads"]
+            assert len(slack.posts) == 3
+
+            # The skewed pod is replaced by one on the tag's digest: uniform again, resolved.
+            api.forbidden.clear()
+            api.put(
+                _deployment(
+                    "api",
+                    ref,
+                    [("api-5d8f7b-aaaaa", "node-a", datetime.now(UTC), f"{name}@{v2}")],
+                )[-1]
+            )
+            await eventually(lambda: len(slack.posts) == 4, within=10)
+            resolved = slack.posts[3]
+            assert resolved.text.startswith("Resolved after"), resolved.text
+            assert resolved.thread_ts is not None  # a reply in the tag's thread
+            with store.begin() as tx:
+                still = tx.episodes.open_in("prod-eu")
+            assert [(e.name, e.condition.value) for e in still] == [("web", "at_risk")]
+    finally:
+        api.stop()

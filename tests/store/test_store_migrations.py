@@ -30,6 +30,8 @@ TABLES = {
     "slack_threads",
     "signature_checks",
     "move_events",
+    "episodes",
+    "cluster_findings",
 }
 
 
