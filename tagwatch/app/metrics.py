@@ -46,6 +46,12 @@ class Metrics:
         self.errors = Counter(
             "tagwatch_check_errors", "Tag checks that failed, by registry", ["registry"], registry=r
         )
+        self.webhook_check_failures = Counter(
+            "tagwatch_webhook_check_failures",
+            "Webhook-triggered checks that failed on tagwatch's side (database down), retried",
+            ["registry"],
+            registry=r,
+        )
         self.latency = Histogram(
             "tagwatch_check_batch_seconds",
             "Time to check one batch of tags, by registry",

@@ -32,6 +32,7 @@ from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
 from tagwatch.registry import RegistryClient
+from tagwatch.registry.retry import RetryPolicy
 from tagwatch.store import SlackThreads, Store, StoreTx
 
 __all__ = ["Service", "build_destinations", "build_service"]
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 PARKED_BEYOND = timedelta(minutes=90)
 
 POLL_LEASE = "poll"
+#: Backoff for a webhook check that failed on our side: 0.5 s doubling to 30 s, jittered.
+WEBHOOK_RETRY = RetryPolicy(max_wait=30.0, base=0.5)
 
 
 def build_destinations(settings: Settings, *, store: Store | None = None) -> dict[str, Destination]:
@@ -121,6 +124,7 @@ class Service:
         self._webhook_checks: dict[ImageRef, _Ticket] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self._stopped = asyncio.Event()  # set by stop(): ends retry pauses at once
         self._deliver_now = asyncio.Event()
         self.signatures = judge_for(settings.signing)
         self.routes = settings.routes()
@@ -162,6 +166,7 @@ class Service:
         if self._stopping:
             return
         self._stopping = True
+        self._stopped.set()
         self._deliver_now.set()  # wakes the delivery kicker, which then returns
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -381,22 +386,46 @@ class Service:
 
     async def _webhook_check(self, ticket: _Ticket) -> list[CheckResult]:
         results: list[CheckResult] = []
+        failures = 0
         while True:
             ticket.again = False
-            batch = await run_check(
-                [ticket.ref],
-                registry=self.registry,
-                store=self.store,
-                now=self.now,
-                source=Source.WEBHOOK,
-                signatures=self.signatures,
-            )
+            try:
+                batch = await run_check(
+                    [ticket.ref],
+                    registry=self.registry,
+                    store=self.store,
+                    now=self.now,
+                    source=Source.WEBHOOK,
+                    signatures=self.signatures,
+                )
+            except TagwatchError as exc:
+                # The push happened; only we failed (the database, mostly). Retry until we can
+                # record it rather than leave the move to the next poll, maybe an hour away.
+                delay = WEBHOOK_RETRY.backoff(failures)
+                failures += 1
+                self.metrics.webhook_check_failures.labels(ticket.ref.registry).inc()
+                log.warning(
+                    "webhook check of %s failed (attempt %d): %s; retrying in %.1f s",
+                    ticket.ref,
+                    failures,
+                    exc,
+                    delay,
+                )
+                if not await self._pause(delay):
+                    return results
+                continue
             results += batch
             self._account(ticket.ref.registry, batch, Source.WEBHOOK)
             if any(r.move is not None and r.move.is_move for r in batch):
                 self._deliver_now.set()
             if not ticket.again or self._stopping:
                 return results
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep `seconds`, cut short by stop(); whether the service is still running."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+        return not self._stopping
 
     # -- delivery ----------------------------------------------------------------------
 
