@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -23,7 +24,7 @@ def test_streamed_array_is_the_text_json_dumps_gives(
 def test_streamed_array_consumes_items_one_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
     written: list[int] = []
 
-    def items():  # type: ignore[no-untyped-def]
+    def items() -> Iterator[dict[str, int]]:
         for n in range(3):
             # everything before this item is already written when it is asked for
             written.append(len(capsys.readouterr().out))

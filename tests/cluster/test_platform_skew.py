@@ -72,12 +72,14 @@ def _kubectl_platforms(k: Kube) -> dict[str, str]:
 
 
 def _pods(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    [web] = [w for w in report["workloads"] if w["name"] == "web"]
+    workloads: list[dict[str, Any]] = report["workloads"]
+    [web] = [w for w in workloads if w["name"] == "web"]
     return {p["name"]: p for p in web["pods"]}
 
 
 def _only(report: dict[str, Any]) -> dict[str, Any]:
-    [web] = [w for w in report["workloads"] if w["name"] == "web"]
+    workloads: list[dict[str, Any]] = report["workloads"]
+    [web] = [w for w in workloads if w["name"] == "web"]
     return web
 
 

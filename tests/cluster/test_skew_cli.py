@@ -63,7 +63,7 @@ def _deployment(
 
 
 def _one(report: dict[str, Any], name: str, container: str | None = None) -> dict[str, Any]:
-    found = [
+    found: list[dict[str, Any]] = [
         w
         for w in report["workloads"]
         if w["name"] == name and (container is None or w["container"] == container)

@@ -115,7 +115,8 @@ def _kubectl(k: Kube, *args: str) -> Any:
 
 
 def _find(report: dict[str, Any], ns: str) -> dict[str, Any]:
-    [found] = [w for w in report["workloads"] if w["namespace"] == ns]
+    workloads: list[dict[str, Any]] = report["workloads"]
+    [found] = [w for w in workloads if w["namespace"] == ns]
     return found
 
 

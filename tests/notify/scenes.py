@@ -41,7 +41,7 @@ def pod(
                 name="app",
                 image=IMAGE,
                 pull_policy=PullPolicy.IF_NOT_PRESENT,
-                running=RunningImage(digest),  # type: ignore[arg-type]
+                running=RunningImage(digest),
                 started_at=started,
                 ready=True,
             ),

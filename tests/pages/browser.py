@@ -45,7 +45,7 @@ class Browser:
     def requested(self) -> list[str]:
         """URLs requested since the last call (from Network.requestWillBeSent events)."""
         urls = []
-        for entry in self.driver.get_log("performance"):
+        for entry in self.driver.get_log("performance"):  # type: ignore[no-untyped-call]
             message = json.loads(entry["message"])["message"]
             if message["method"] == "Network.requestWillBeSent":
                 urls.append(message["params"]["request"]["url"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, db_url: str) -> AppFactory:
+def make_app(tmp_path: Path, db_url: str) -> Iterator[AppFactory]:
     """An app over `db_url` with extra settings; the service is not started (no polling)."""
     services: list[Any] = []
 
@@ -36,7 +36,7 @@ def make_app(tmp_path: Path, db_url: str) -> AppFactory:
         services.append(service)
         return create_app(service, lifecycle=False)
 
-    yield make  # type: ignore[misc]
+    yield make
     for service in services:
         service.store.close()
 

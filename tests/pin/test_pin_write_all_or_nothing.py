@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tagwatch.app import files
 from tagwatch.app.files import Rewrite, replace_all
 from tagwatch.errors import TagwatchError
 from tests.pin.conftest import Run
@@ -74,7 +73,7 @@ def test_a_failed_rename_restores_the_files_already_replaced(
             raise OSError(5, "Input/output error")
         real_replace(src, dst)
 
-    monkeypatch.setattr(files.os, "replace", replace)
+    monkeypatch.setattr("tagwatch.app.files.os.replace", replace)
     rewrites = [Rewrite(p, p.name, p.read_bytes(), f"new {p.name}\n".encode()) for p in paths]
     with pytest.raises(TagwatchError, match=r"nothing written: b.yaml: cannot replace: Input/o"):
         replace_all(rewrites)

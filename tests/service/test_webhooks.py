@@ -67,7 +67,7 @@ GITHUB = {
         "package_version": {"container_metadata": {"tag": {"name": "v1", "digest": "sha256:1"}}},
     },
 }
-ECR = {
+ECR: dict[str, Any] = {
     "detail-type": "ECR Image Action",
     "source": "aws.ecr",
     "account": "123456789012",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,8 @@ def _signed(key: SigningKey, digest: Digest) -> tuple[bytes, str]:
 
 
 @pytest.mark.parametrize("make", [SigningKey.ecdsa, SigningKey.rsa, SigningKey.ed25519])
-def test_a_signature_by_a_policy_key_names_the_key(make: type[SigningKey]) -> None:
-    key = make()  # type: ignore[operator]
+def test_a_signature_by_a_policy_key_names_the_key(make: Callable[[], SigningKey]) -> None:
+    key = make()
     keys = _keys(key)
     payload, sig = _signed(key, IMAGE)
     finding = check_simple_signing(payload, sig, IMAGE, keys, via=".sig tag")

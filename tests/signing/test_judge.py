@@ -5,7 +5,7 @@ from __future__ import annotations
 from tagwatch.app.signatures import SignatureJudge
 from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
-from tagwatch.core.signing import SignatureStatus, SigningPolicy
+from tagwatch.core.signing import SignatureStatus, SignatureVerdict, SigningPolicy
 from tagwatch.registry import RegistryClient
 from tests.support.cosign import (
     OCI_INDEX,
@@ -28,7 +28,7 @@ def _judge(key: SigningKey, *, accept_index: bool = True, images: str = "*") -> 
 
 async def _verdict(
     judge: SignatureJudge, registry: TestRegistry, repo: str, digest: Digest, tag: str = "prod"
-):  # type: ignore[no-untyped-def]
+) -> SignatureVerdict | None:
     ref = ImageRef.parse(f"{registry.host}/{repo}:{tag}")
     async with RegistryClient() as client:
         build = await client.describe(ref, digest)

@@ -27,7 +27,9 @@ def _every_kind(store: Store) -> None:
     observe(store, DEV, B, at(41))
 
 
-def _all_pages(store: Store, wanted: MoveFilter, *, limit: int, newest_first: bool = False) -> list:
+def _all_pages(
+    store: Store, wanted: MoveFilter, *, limit: int, newest_first: bool = False
+) -> list[RecordedMove]:
     moves: list[RecordedMove] = []
     after = None
     while True:

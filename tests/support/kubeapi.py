@@ -234,7 +234,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, SERVER_VERSION)
             return
         if path == "/api":
-            host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+            address, port = self.server.server_address[:2]
+            host = f"{address!s}:{port}"
             self._json(
                 200,
                 {
