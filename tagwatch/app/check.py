@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -166,6 +166,7 @@ async def run_check(
     on_move: MoveHook[StoreTx] | None = None,
     concurrency: int = 128,
     signatures: SignatureJudge | None = None,
+    pushed_by: Mapping[ImageRef, str] | None = None,
 ) -> list[CheckResult]:
     """Check `refs` now (concurrently), record what moved, and return one result per ref.
 
@@ -185,6 +186,13 @@ async def run_check(
             for ref in tags
         )
     )
+    if pushed_by:  # who pushed, per the webhook that asked for this check
+        outcomes = [
+            replace(o, pushed_by=pushed_by[ref])
+            if isinstance(o, Observation) and ref in pushed_by
+            else o
+            for ref, o in zip(tags, outcomes, strict=True)
+        ]
     verdicts = await _judge_new_digests(tags, outcomes, histories, signatures, registry, limit)
 
     with store.begin() as tx:

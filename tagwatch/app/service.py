@@ -79,6 +79,7 @@ class _Ticket:
     ref: ImageRef
     task: asyncio.Task[list[CheckResult]] | None = None
     again: bool = False
+    pushed_by: str | None = None  # who pushed, per the latest webhook for the tag
 
 
 class Service:
@@ -365,12 +366,15 @@ class Service:
 
     # -- webhooks ----------------------------------------------------------------------
 
-    def trigger(self, ref: ImageRef) -> asyncio.Task[list[CheckResult]] | None:
+    def trigger(
+        self, ref: ImageRef, *, pushed_by: str | None = None
+    ) -> asyncio.Task[list[CheckResult]] | None:
         """Check `ref` now (a webhook said it was pushed); None when no watch covers it.
 
-        Only the registry's answer is recorded, so a forged webhook costs one check and
-        cannot write history. Webhooks for a tag being checked right now coalesce into one
-        more check after it (the running one may have asked before this push landed).
+        Only the registry's answer is recorded (with `pushed_by`, what the authenticated
+        webhook said of who pushed, when the check finds a move), so a forged webhook cannot
+        write a digest. Webhooks for a tag being checked right now coalesce into one more
+        check after it (the running one may have asked before this push landed).
         """
         if self._stopping or ref.tag is None or not self.covers(ref):
             return None
@@ -378,8 +382,9 @@ class Service:
         ticket = self._webhook_checks.get(key)
         if ticket is not None and ticket.task is not None and not ticket.task.done():
             ticket.again = True
+            ticket.pushed_by = pushed_by
             return ticket.task
-        ticket = self._webhook_checks[key] = _Ticket(key)
+        ticket = self._webhook_checks[key] = _Ticket(key, pushed_by=pushed_by)
         task: asyncio.Task[list[CheckResult]] = self._spawn(self._webhook_check(ticket))
         ticket.task = task
         return task
@@ -389,6 +394,7 @@ class Service:
         failures = 0
         while True:
             ticket.again = False
+            pushers = {ticket.ref: ticket.pushed_by} if ticket.pushed_by else None
             try:
                 batch = await run_check(
                     [ticket.ref],
@@ -397,6 +403,7 @@ class Service:
                     now=self.now,
                     source=Source.WEBHOOK,
                     signatures=self.signatures,
+                    pushed_by=pushers,
                 )
             except TagwatchError as exc:
                 # The push happened; only we failed (the database, mostly). Retry until we can

@@ -41,6 +41,7 @@ def move_json(move: TagMove, signature: SignatureVerdict | None = None) -> dict[
         "detected_at": iso_utc(move.detected_at),
         "window_start": iso_utc(move.window_start),
         "source": move.source.value,
+        "pushed_by": move.pushed_by,
         "signature": signature_json(signature),
         "same_images": move.same_images,
     }
@@ -110,7 +111,7 @@ def history(
                     m.change.value,
                     m.from_digest.short if m.from_digest else "-",
                     m.to_digest.short if m.to_digest else "-",
-                    m.source.value,
+                    f"{m.source.value} by {m.pushed_by}" if m.pushed_by else m.source.value,
                     verdict.status.value if verdict else "-",
                 )
             console.print(table)
@@ -125,6 +126,7 @@ _FIELDS = [
     "window_start",
     "source",
     "same_images",
+    "pushed_by",
     "signature",
     "signed_by",
 ]

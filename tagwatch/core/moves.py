@@ -95,6 +95,8 @@ class Observation:
     seen_at: datetime
     source: Source = Source.POLL
     build: BuildInfo | None = None
+    #: Who pushed, when a push webhook said so (distribution's actor, Hub's pusher...).
+    pushed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class Sighting:
     first_seen: datetime
     last_seen: datetime
     source: Source = Source.POLL
+    pushed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,8 @@ class TagMove:
     #: A move between two indexes listing the very same platform images (only attestation
     #: entries or annotations differ): every node runs the same bytes before and after.
     same_images: bool = False
+    #: Who pushed the new digest, when the registry's webhook said so.
+    pushed_by: str | None = None
 
     @property
     def is_move(self) -> bool:
@@ -232,6 +237,7 @@ def classify(
         source=observation.source,
         platforms=platforms,
         same_images=same_images,
+        pushed_by=observation.pushed_by,
     )
 
 
@@ -250,6 +256,7 @@ def moves_of(history: TagHistory) -> list[TagMove]:
                 window_start=previous.last_seen if previous else None,
                 detected_at=sighting.first_seen,
                 source=sighting.source,
+                pushed_by=sighting.pushed_by,
             )
         )
     return moves

@@ -130,7 +130,7 @@ class AuditReader:
             (had_before, literal(Change.REPOINTED.value)),
             else_=literal(Change.MOVED.value),
         ).label("change")
-        statement = select(
+        statement: Any = select(  # past ten columns SQLAlchemy types it variadically
             s.id,
             s.host,
             s.repository,
@@ -138,6 +138,7 @@ class AuditReader:
             s.digest,
             s.first_seen,
             s.source,
+            s.pushed_by,
             prev.digest.label("prev_digest"),
             prev.last_seen.label("prev_last_seen"),
             change,
@@ -184,6 +185,7 @@ class AuditReader:
             window_start=row.prev_last_seen,
             detected_at=row.first_seen,
             source=Source(row.source),
+            pushed_by=row.pushed_by,
         )
         return RecordedMove(MoveKey(row.first_seen, row.id), move)
 
@@ -276,6 +278,7 @@ class AuditReader:
                 SightingRow.first_seen,
                 SightingRow.last_seen,
                 SightingRow.source,
+                SightingRow.pushed_by,
             )
             .where(
                 SightingRow.host == ref.registry,
@@ -287,7 +290,7 @@ class AuditReader:
             .limit(size + 1)
         ).all()
         page = [
-            Sighting(_digest(r.digest), r.first_seen, r.last_seen, Source(r.source))
+            Sighting(_digest(r.digest), r.first_seen, r.last_seen, Source(r.source), r.pushed_by)
             for r in rows[:size]
         ]
         return page, (int(rows[size - 1].seq) if len(rows) > size else None)

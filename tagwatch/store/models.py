@@ -127,6 +127,8 @@ class SightingRow(Base):
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(32))
+    #: Who pushed, when the push webhook said so (a registry user name, never a secret).
+    pushed_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class BuildRow(Base):

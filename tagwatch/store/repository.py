@@ -88,6 +88,7 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
             SightingRow.first_seen,
             SightingRow.last_seen,
             SightingRow.source,
+            SightingRow.pushed_by,
         )
         order = (SightingRow.host, SightingRow.repository, SightingRow.tag, SightingRow.seq)
         found: dict[TagKey, list[Sighting]] = {}
@@ -110,6 +111,7 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
                         first_seen=row.first_seen,
                         last_seen=row.last_seen,
                         source=Source(row.source),
+                        pushed_by=row.pushed_by,
                     )
                 )
         if wanted is None:
@@ -232,7 +234,9 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
                 return False
             seq = 1 if latest is None else latest.seq + 1
             key = (registry, repository, tag)
-            if self._append(key, seq, digest, seen_at, seen_at, observation.source):
+            if self._append(
+                key, seq, digest, seen_at, seen_at, observation.source, observation.pushed_by
+            ):
                 return True
         raise StoreError(f"{observation.ref}: too many concurrent writers recording this tag")
 
@@ -327,6 +331,7 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
         first_seen: datetime,
         last_seen: datetime,
         source: Source,
+        pushed_by: str | None = None,
     ) -> bool:
         """Insert sighting number `seq` of a tag; False when another writer already has it.
 
@@ -346,6 +351,7 @@ class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
                 first_seen=first_seen,
                 last_seen=last_seen,
                 source=source.value,
+                pushed_by=pushed_by,
             )
             .on_conflict_do_nothing(
                 index_elements=[

@@ -41,6 +41,7 @@ class SightingOut(BaseModel):
     first_seen: datetime
     last_seen: datetime
     source: str
+    pushed_by: str | None = None
 
 
 class TagOut(BaseModel):
@@ -68,6 +69,7 @@ class MoveOut(BaseModel):
     same_images: bool = Field(
         False, description="Both digests are indexes of the same platform images."
     )
+    pushed_by: str | None = None
 
 
 class BuildOut(BaseModel):
@@ -128,6 +130,7 @@ def sighting_out(s: Sighting) -> SightingOut:
         first_seen=s.first_seen,
         last_seen=s.last_seen,
         source=s.source.value,
+        pushed_by=s.pushed_by,
     )
 
 
@@ -141,6 +144,7 @@ def move_out(m: TagMove) -> MoveOut:
         detected_at=m.detected_at,
         source=m.source.value,
         same_images=m.same_images,
+        pushed_by=m.pushed_by,
     )
 
 

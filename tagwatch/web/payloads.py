@@ -8,6 +8,7 @@ instead of surfacing as an AttributeError deep in the handler.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +23,7 @@ __all__ = [
     "EcrImageAction",
     "GitHubPackageEvent",
     "Payload",
+    "Push",
     "problem",
 ]
 
@@ -44,11 +46,34 @@ class _Shape(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
+class Push(NamedTuple):
+    """A tag the webhook says was pushed, and who pushed it when the sender says so."""
+
+    ref: ImageRef
+    by: str | None = None
+
+
 class Payload(_Shape):
-    """A webhook body; `pushed()` lists one entry per event (None: not a tag push)."""
+    """A webhook body; `pushes()` lists one entry per event (None: not a tag push)."""
+
+    def pushes(self) -> list[Push | None]:
+        raise NotImplementedError
 
     def pushed(self) -> list[ImageRef | None]:
-        raise NotImplementedError
+        """The tags of `pushes()`, one entry per event."""
+        return [p.ref if p is not None else None for p in self.pushes()]
+
+
+def _push(raw: str, by: str | None) -> Push | None:
+    ref = _parse(raw)
+    return None if ref is None else Push(ref, _actor(by))
+
+
+def _actor(name: str | None) -> str | None:
+    # A user name from the registry, shown in history and alerts: one line, bounded.
+    if not name:
+        return None
+    return " ".join(name.split())[:255] or None
 
 
 def _parse(raw: str) -> ImageRef | None:
@@ -74,12 +99,17 @@ class _DistributionRequest(_Shape):
     host: str | None = None
 
 
+class _DistributionActor(_Shape):
+    name: str | None = None
+
+
 class _DistributionEvent(_Shape):
     action: str | None = None
     target: _DistributionTarget | None = None
     request: _DistributionRequest | None = None
+    actor: _DistributionActor | None = None
 
-    def pushed(self) -> ImageRef | None:
+    def push(self) -> Push | None:
         target = self.target
         if self.action != "push" or target is None:
             return None
@@ -88,7 +118,8 @@ class _DistributionEvent(_Shape):
         host = urlsplit(target.url or "").netloc or (self.request.host if self.request else None)
         if not host or not target.repository:
             return None
-        return _parse(f"{host}/{target.repository}:{target.tag}")
+        by = self.actor.name if self.actor else None
+        return _push(f"{host}/{target.repository}:{target.tag}", by)
 
 
 class _HarborResource(_Shape):
@@ -106,13 +137,14 @@ class DistributionNotification(Payload):
     events: list[_DistributionEvent] | None = None
     type: str | None = None
     event_data: _HarborEventData | None = None
+    operator: str | None = None  # Harbor: who pushed
 
-    def pushed(self) -> list[ImageRef | None]:
-        out = [event.pushed() for event in self.events or []]
+    def pushes(self) -> list[Push | None]:
+        out = [event.push() for event in self.events or []]
         if self.type in ("PUSH_ARTIFACT", "pushImage") and self.event_data is not None:
             for resource in self.event_data.resources or []:
                 url = resource.resource_url
-                out.append(_parse(url) if url and resource.tag else None)
+                out.append(_push(url, self.operator) if url and resource.tag else None)
         return out
 
 
@@ -121,6 +153,7 @@ class DistributionNotification(Payload):
 
 class _HubPushData(_Shape):
     tag: str | None = None
+    pusher: str | None = None
 
 
 class _HubRepository(_Shape):
@@ -133,9 +166,10 @@ class DockerHubPush(Payload):
     push_data: _HubPushData
     repository: _HubRepository
 
-    def pushed(self) -> list[ImageRef | None]:
+    def pushes(self) -> list[Push | None]:
         repo, tag = self.repository.repo_name, self.push_data.tag
-        return [_parse(f"docker.io/{repo}:{tag}") if repo and tag else None]
+        by = self.push_data.pusher
+        return [_push(f"docker.io/{repo}:{tag}", by) if repo and tag else None]
 
 
 # -- GitHub -------------------------------------------------------------------------------
@@ -166,22 +200,24 @@ class _GitHubPackage(_Shape):
 
 
 class GitHubPackageEvent(Payload):
-    """GitHub's `package` event (actions `published`/`updated`)."""
+    """GitHub's `package` event (actions `published`/`updated`); `sender` is who pushed."""
 
     package: _GitHubPackage
+    sender: _GitHubOwner | None = None
 
-    def pushed(self) -> list[ImageRef | None]:
+    def pushes(self) -> list[Push | None]:
         package = self.package
         if package.package_type.lower() != "container":
             return [None]
+        by = self.sender.login if self.sender else None
         version = package.package_version or _GitHubPackageVersion()
         url = version.package_url
         if url and ":" in url.rsplit("/", 1)[-1]:
-            return [_parse(url)]
+            return [_push(url, by)]
         metadata = version.container_metadata
         tag = metadata.tag.name if metadata and metadata.tag else None
         owner = (package.owner.login or "").lower() if package.owner else ""
-        return [_parse(f"ghcr.io/{owner}/{package.name}:{tag}") if tag and owner else None]
+        return [_push(f"ghcr.io/{owner}/{package.name}:{tag}", by) if tag and owner else None]
 
 
 # -- ECR (EventBridge) ----------------------------------------------------------------------
@@ -201,7 +237,8 @@ class EcrImageAction(Payload):
     region: str | None = None
     detail: _EcrDetail
 
-    def pushed(self) -> list[ImageRef | None]:
+    def pushes(self) -> list[Push | None]:
+        # EventBridge's ECR event does not say who pushed (CloudTrail does): `by` stays None.
         detail = self.detail
         if detail.action_type != "PUSH" or detail.result != "SUCCESS":
             return [None]
@@ -209,7 +246,7 @@ class EcrImageAction(Payload):
         repo, tag = detail.repository_name, detail.image_tag
         if not (account and region and repo and tag):
             return [None]
-        return [_parse(f"{account}.dkr.ecr.{region}.amazonaws.com/{repo}:{tag}")]
+        return [_push(f"{account}.dkr.ecr.{region}.amazonaws.com/{repo}:{tag}", None)]
 
 
 def problem(exc: ValidationError) -> str:

@@ -20,7 +20,6 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ValidationError
 
 from tagwatch.app.service import Service
-from tagwatch.core.references import ImageRef
 from tagwatch.web.bodies import MiB, read_capped, spool_signed
 from tagwatch.web.payloads import (
     MANIFEST_MEDIA_TYPES,
@@ -29,6 +28,7 @@ from tagwatch.web.payloads import (
     EcrImageAction,
     GitHubPackageEvent,
     Payload,
+    Push,
     problem,
 )
 
@@ -131,12 +131,12 @@ def _payload(model: type[P], body: bytes) -> P:
         raise HTTPException(status_code=400, detail=problem(exc)) from None
 
 
-def _trigger(service: Service, refs: Iterable[ImageRef | None]) -> Accepted:
+def _trigger(service: Service, pushes: Iterable[Push | None]) -> Accepted:
     checks: list[str] = []
     ignored = 0
-    for ref in refs:
-        if ref is not None and service.trigger(ref) is not None:
-            checks.append(str(ref))
+    for push in pushes:
+        if push is not None and service.trigger(push.ref, pushed_by=push.by) is not None:
+            checks.append(str(push.ref))
         else:
             ignored += 1
     if checks:
@@ -149,7 +149,7 @@ async def _bearer_hook(
 ) -> Accepted:
     _bearer(request, _secret(request, kind), *extra_headers)
     body = await read_capped(request, BODY_LIMITS[kind])
-    return _trigger(_service(request), _payload(model, body).pushed())
+    return _trigger(_service(request), _payload(model, body).pushes())
 
 
 @router.post("/distribution", response_model=Accepted, status_code=202, responses=_RESPONSES)
@@ -168,7 +168,7 @@ async def _dockerhub(request: Request, token: str | None) -> Accepted:
     if not _same(token, secret):
         raise HTTPException(status_code=401, detail="missing or wrong webhook token")
     body = await read_capped(request, BODY_LIMITS["dockerhub"])
-    return _trigger(_service(request), _payload(DockerHubPush, body).pushed())
+    return _trigger(_service(request), _payload(DockerHubPush, body).pushes())
 
 
 @router.post("/dockerhub", response_model=Accepted, status_code=202, responses=_RESPONSES)
@@ -200,7 +200,7 @@ async def _github(request: Request) -> Accepted:
         if request.headers.get("x-github-event", "") != "package":
             return Accepted(checks=[], ignored=1)  # ping and other events
         body = spool.read()
-    return _trigger(_service(request), _payload(GitHubPackageEvent, body).pushed())
+    return _trigger(_service(request), _payload(GitHubPackageEvent, body).pushes())
 
 
 @router.post("/github", response_model=Accepted, status_code=202, responses=_RESPONSES)
