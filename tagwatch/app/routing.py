@@ -10,17 +10,20 @@ PostgreSQL, marked in the transaction that queues its alerts) and each alert is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from tagwatch.app.settings import WatchEntry
 from tagwatch.app.watch_labels import WatchLabels
 from tagwatch.core.alerts import alerts_for_move
 from tagwatch.core.moves import BuildInfo, Change, TagMove, diff_platforms
+from tagwatch.core.references import ImageRef
 from tagwatch.core.routes import Route
 from tagwatch.notify.outbox import enqueue_alerts
 from tagwatch.store import Store
+from tagwatch.store.episodes import ClusterScan
 from tagwatch.store.events import EventState
 
 __all__ = ["RoutingReport", "route_events"]
@@ -48,6 +51,40 @@ def _with_platforms(move: TagMove, before: BuildInfo | None, after: BuildInfo | 
     return replace(move, platforms=diff_platforms(before.platforms, after.platforms))
 
 
+def _same_tag(image: str, ref: ImageRef) -> bool:
+    try:
+        return ImageRef.parse(image.partition("@")[0]).without_digest() == ref.without_digest()
+    except ValueError:
+        return False
+
+
+def workloads_of(
+    move: TagMove, scans: Mapping[str, ClusterScan]
+) -> dict[str, list[dict[str, Any]]]:
+    """From the latest scan of each cluster: the containers of the moved tag that run its old
+    bytes now, and the ones at risk (the next restart pulls the new bytes)."""
+    running_old: list[dict[str, Any]] = []
+    at_risk: list[dict[str, Any]] = []
+    old = str(move.from_digest) if move.from_digest else None
+    for cluster, scan in sorted(scans.items()):
+        for workload in scan.report.get("workloads") or []:
+            if not _same_tag(str(workload.get("image") or ""), move.ref):
+                continue
+            entry = {
+                "cluster": cluster,
+                "namespace": workload.get("namespace"),
+                "kind": workload.get("kind"),
+                "name": workload.get("name"),
+                "container": workload.get("container"),
+            }
+            pods = (workload.get("digests") or {}).get(old) if old else None
+            if pods:
+                running_old.append(entry | {"pods": list(pods)})
+            elif workload.get("at_risk"):
+                at_risk.append(entry | {"pods": sum(len(p) for p in workload["digests"].values())})
+    return {"running_old": running_old, "at_risk": at_risk}
+
+
 def route_events(
     store: Store,
     *,
@@ -66,6 +103,7 @@ def route_events(
         if not events:
             return report
         labels = WatchLabels(watches, [(w.ref, w.labels) for w in tx.watches()])
+        scans = tx.findings.latest()
         routed: list[int] = []
         expired: list[int] = []
         for event in events:
@@ -86,6 +124,7 @@ def route_events(
                 after=after,
                 routes=routes,
                 labels=labels.labels_of(move.ref),
+                workloads=workloads_of(move, scans),
             )
             report.queued += enqueue_alerts(tx, alerts, now=now)
             routed.append(event.id)

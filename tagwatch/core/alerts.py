@@ -152,14 +152,22 @@ def alerts_for_move(
     after: BuildInfo | None,
     routes: Sequence[Route],
     labels: Mapping[str, str],
+    workloads: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> list[Alert]:
-    """One alert per destination routed for this move (none for `unchanged`)."""
+    """One alert per destination routed for this move (none for `unchanged`).
+
+    `workloads`: from the latest scan of each cluster, the containers of this tag that run
+    the old bytes now (`running_old`) and the ones at risk (`at_risk`), each
+    `{cluster, namespace, kind, name, container, pods}`.
+    """
     if not move.is_move:
         return []
     targets = destinations_for(routes, move.ref, labels, change=move.change)
     if not targets:
         return []
     payload = _move_payload(move, before, after, labels)
+    if workloads:
+        payload["workloads"] = {k: [dict(e) for e in v] for k, v in workloads.items() if v}
     return [
         Alert(key=move_key(move, dest), destination=dest, kind=AlertKind.MOVE, payload=payload)
         for dest in targets
