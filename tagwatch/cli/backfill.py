@@ -14,12 +14,14 @@ from tagwatch.app.context import command_settings, store_and_registry, vendor_ap
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
+    NoHeadersOption,
     Output,
+    OutputOption,
     console,
     err_console,
     handle_errors,
     parse_refs,
-    print_json,
+    print_data,
 )
 from tagwatch.core.references import ImageRef
 
@@ -44,7 +46,8 @@ async def _backfill(
 @handle_errors
 def backfill(
     refs: Annotated[list[str], typer.Argument(help="Tags to backfill (docker.io, ghcr.io, ECR).")],
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    output: OutputOption = Output.table,
+    no_headers: NoHeadersOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -59,10 +62,12 @@ def backfill(
     Example: tagwatch backfill nginx:1.27 ghcr.io/org/app:prod -o json
     """
     results = asyncio.run(_backfill(parse_refs(refs), db, config))
-    if output is Output.json:
-        print_json([r.to_json() for r in results])
+    if output.structured:
+        print_data([r.to_json() for r in results], output)
     else:
-        table = Table("REF", "STATUS", "DIGEST", "SINCE", "CERTAIN", box=None)
+        table = Table(
+            "REF", "STATUS", "DIGEST", "SINCE", "CERTAIN", box=None, show_header=not no_headers
+        )
         for r in results:
             row = r.to_json()
             status = row["status"]

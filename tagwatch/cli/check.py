@@ -13,12 +13,14 @@ from tagwatch.app.context import command_settings, judge_for, registry_client, s
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
+    NoHeadersOption,
     Output,
+    OutputOption,
     console,
     err_console,
     handle_errors,
     parse_refs,
-    print_json,
+    print_data,
 )
 from tagwatch.core.references import ImageRef
 
@@ -51,7 +53,8 @@ def check(
     refs: Annotated[
         list[str] | None, typer.Argument(help="References to check (default: every watched tag).")
     ] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    output: OutputOption = Output.table,
+    no_headers: NoHeadersOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -69,13 +72,22 @@ def check(
     results = asyncio.run(_check(parsed, db, config))
     if not results:
         err_console.print("nothing to check: add tags with `tagwatch watch add REF` or name them")
-        if output is Output.json:
-            print_json([])  # scripts piping into jq get an empty array, not empty input
+        if output.structured:
+            print_data([], output)  # scripts piping into jq get an empty array, not empty input
         return
-    if output is Output.json:
-        print_json([r.to_json() for r in results])
+    if output.structured:
+        print_data([r.to_json() for r in results], output)
     else:
-        table = Table("REF", "CHANGE", "DIGEST", "PREVIOUS", "PLATFORMS", "REVISION", box=None)
+        table = Table(
+            "REF",
+            "CHANGE",
+            "DIGEST",
+            "PREVIOUS",
+            "PLATFORMS",
+            "REVISION",
+            box=None,
+            show_header=not no_headers,
+        )
         for r in results:
             row = r.to_json()
             change = row["change"]

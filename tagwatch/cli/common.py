@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -28,7 +28,9 @@ __all__ = [
     "ConfigOption",
     "DbOption",
     "ExitCode",
+    "NoHeadersOption",
     "Output",
+    "OutputOption",
     "TabularOutput",
     "console",
     "err_console",
@@ -37,8 +39,10 @@ __all__ = [
     "parse_refs",
     "parse_tag",
     "parse_when",
+    "print_data",
     "print_json",
     "print_yaml_documents",
+    "table_time",
 ]
 
 # The check cycle logs each tag that failed, for the service's log. Every command prints those
@@ -77,6 +81,12 @@ ConfigOption = Annotated[
 class Output(StrEnum):
     table = "table"
     json = "json"
+    yaml = "yaml"
+
+    @property
+    def structured(self) -> bool:
+        """JSON or YAML: the same data, for scripts (`print_data`)."""
+        return self.value in ("json", "yaml")
 
 
 class TabularOutput(StrEnum):
@@ -84,7 +94,24 @@ class TabularOutput(StrEnum):
 
     table = "table"
     json = "json"
+    yaml = "yaml"
     csv = "csv"
+
+    @property
+    def structured(self) -> bool:
+        return self.value in ("json", "yaml")
+
+
+OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table, json or yaml.")]
+NoHeadersOption = Annotated[
+    bool,
+    typer.Option("--no-headers", help="Print tables without their header row (for scripts)."),
+]
+
+
+def table_time(when: datetime | None) -> str:
+    """A time in a table: ISO 8601 UTC to the second, `2026-11-29T10:00:00Z` (JSON has it all)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else "-"
 
 
 class ExitCode(IntEnum):
@@ -161,6 +188,16 @@ def parse_when(raw: str, *, now: datetime) -> datetime:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def print_data(data: Any, output: Output | TabularOutput) -> None:
+    """`-o json` or `-o yaml`: the same data either way."""
+    if output.value == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    else:
+        print_json(data)
 
 
 def print_yaml_documents(documents: Sequence[Any]) -> None:

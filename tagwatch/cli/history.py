@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -17,12 +17,14 @@ from tagwatch.app.context import command_settings, store_for
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
+    NoHeadersOption,
     TabularOutput,
     console,
     handle_errors,
     parse_tag,
     parse_when,
-    print_json,
+    print_data,
+    table_time,
 )
 from tagwatch.core.moves import TagHistory, TagMove
 from tagwatch.core.references import ImageRef
@@ -67,8 +69,9 @@ def history(
         str | None, typer.Option(help="What did REF point to at this time? ISO 8601 or a span ago.")
     ] = None,
     output: Annotated[
-        TabularOutput, typer.Option("--output", "-o", help="table, json or csv.")
+        TabularOutput, typer.Option("--output", "-o", help="table, json, yaml or csv.")
     ] = TabularOutput.table,
+    no_headers: NoHeadersOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -96,17 +99,27 @@ def history(
         signed = ((m, _verdict_of(m, verdicts)) for m in moves)
         if output is TabularOutput.json:
             _write_json_array(move_json(m, v) for m, v in signed)
+        elif output is TabularOutput.yaml:
+            _write_yaml_list(move_json(m, v) for m, v in signed)
         elif output is TabularOutput.csv:
             writer = csv.DictWriter(sys.stdout, fieldnames=_FIELDS)
             writer.writeheader()
             writer.writerows(_csv_row(m, v) for m, v in signed)
         else:
             table = Table(
-                "DETECTED", "REF", "CHANGE", "FROM", "TO", "SOURCE", "SIGNATURE", box=None
+                "DETECTED",
+                "REF",
+                "CHANGE",
+                "FROM",
+                "TO",
+                "SOURCE",
+                "SIGNATURE",
+                box=None,
+                show_header=not no_headers,
             )
             for m, verdict in signed:
                 table.add_row(
-                    m.detected_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                    table_time(m.detected_at),
                     str(m.ref),
                     m.change.value,
                     m.from_digest.short if m.from_digest else "-",
@@ -151,6 +164,18 @@ def _write_json_array(items: Iterable[dict[str, Any]]) -> None:
     out.write("[]\n" if first else "\n]\n")
 
 
+def _write_yaml_list(items: Iterable[dict[str, Any]]) -> None:
+    """What `print_data(list(items), yaml)` prints, written one item at a time."""
+    import yaml
+
+    empty = True
+    for item in items:
+        sys.stdout.write(yaml.safe_dump([item], sort_keys=False, allow_unicode=True))
+        empty = False
+    if empty:
+        sys.stdout.write("[]\n")
+
+
 def _print_at(ref: ImageRef, at: datetime, tag_history: TagHistory, output: TabularOutput) -> None:
     candidates = tag_history.at(at)
     digests = [str(s.digest) if s.digest else None for s in candidates]
@@ -161,8 +186,8 @@ def _print_at(ref: ImageRef, at: datetime, tag_history: TagHistory, output: Tabu
         "certain": len(digests) == 1,
         "candidates": digests,
     }
-    if output is TabularOutput.json:
-        print_json(answer)
+    if output.structured:
+        print_data(answer, output)
         return
     if not candidates:
         console.print(f"{ref} was not yet recorded at {answer['at']}", markup=False)

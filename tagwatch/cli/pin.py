@@ -25,14 +25,17 @@ from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
     ExitCode,
+    NoHeadersOption,
     Output,
+    OutputOption,
     console,
     err_console,
     handle_errors,
     handle_gate_errors,
     parse_refs,
-    print_json,
+    print_data,
     print_yaml_documents,
+    table_time,
 )
 from tagwatch.core.admission import DEFAULT_EXCLUDED_NAMESPACES, PolicyEngine, policy_documents
 from tagwatch.core.pinning import RefKind, UseState, consequence
@@ -49,7 +52,6 @@ FilesArgument = Annotated[
         show_default=False,
     ),
 ]
-OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
 
 _STATE_STYLE = {
     "pinned": "green",
@@ -134,8 +136,8 @@ def lint(
     uses = [u for f in sources for u in f.uses]
     unpinned = [u for u in uses if u.state is UseState.UNPINNED]
     invalid = [u for u in uses if u.state is UseState.INVALID]
-    if output is Output.json:
-        print_json([lint_json(u) for u in uses])
+    if output.structured:
+        print_data([lint_json(u) for u in uses], output)
     else:
         # One line per problem, as compilers print them, so editors and CI can jump to it.
         for u in uses:
@@ -206,8 +208,9 @@ def pin(
     report = asyncio.run(_pin(sources, db, config, update))
     if write and not report.failed:
         write_files(sources, report)
-    if output is Output.json:
-        print_json({"results": [r.to_json() for r in report.results], "written": report.written})
+    if output.structured:
+        data = {"results": [r.to_json() for r in report.results], "written": report.written}
+        print_data(data, output)
     else:
         # One line per reference; a pin shows the replacement value as it goes in the file.
         for r in report.results:
@@ -220,7 +223,7 @@ def pin(
             if r.message:
                 line += f": {escape(r.message)}"
             if r.moved_at is not None:
-                line += f" (tag moved {r.moved_at:%Y-%m-%d %H:%M:%S}Z)"
+                line += f" (tag moved {table_time(r.moved_at)})"
             console.print(line)
         for name in report.written:
             err_console.print(f"wrote {name}", markup=False)
@@ -260,6 +263,7 @@ def drift(
         ),
     ] = None,
     output: OutputOption = Output.table,
+    no_headers: NoHeadersOption = False,
     offline: Annotated[
         bool,
         typer.Option("--offline", help="Use only the recorded history; do not ask the registries."),
@@ -282,14 +286,22 @@ def drift(
     results = asyncio.run(_drift(parse_refs(refs or []), db, config, offline))
     if not results:
         err_console.print("nothing to review: add tags with `tagwatch watch add REF` or name them")
-        if output is Output.json:
-            print_json([])  # scripts piping into jq get an empty array, not empty input
+        if output.structured:
+            print_data([], output)  # scripts piping into jq get an empty array, not empty input
         return
-    if output is Output.json:
-        print_json([r.to_json() for r in results])
+    if output.structured:
+        print_data([r.to_json() for r in results], output)
     else:
         table = Table(
-            "IMAGE", "STATE", "BASE", "BUILT ON", "BASE NOW", "BEHIND", "BASE MOVED", box=None
+            "IMAGE",
+            "STATE",
+            "BASE",
+            "BUILT ON",
+            "BASE NOW",
+            "BEHIND",
+            "BASE MOVED",
+            box=None,
+            show_header=not no_headers,
         )
         for r in results:
             row = r.to_json()
@@ -304,7 +316,7 @@ def drift(
                 d.base_digest.short if d and d.base_digest else "-",
                 d.base_now.short if d and d.base_now else "-",
                 behind or "-",
-                f"{d.moved_at:%Y-%m-%d %H:%M:%S}Z" if d and d.moved_at else "-",
+                table_time(d.moved_at) if d else "-",
             )
         console.print(table)
         for r in results:

@@ -20,10 +20,14 @@ from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
     ExitCode,
+    NoHeadersOption,
     Output,
+    OutputOption,
     console,
     err_console,
     handle_gate_errors,
+    print_data,
+    table_time,
 )
 from tagwatch.cluster import ClusterSettings
 from tagwatch.core.durations import parse_duration
@@ -158,10 +162,18 @@ def _status(f: WorkloadFinding) -> str:
     return "[green]ok[/]"
 
 
-def _print_table(result: ScanResult) -> None:
+def _print_table(result: ScanResult, *, headers: bool = True) -> None:
     report = result.report
     table = Table(
-        "NAMESPACE", "WORKLOAD", "CONTAINER", "IMAGE", "STATUS", "RUNNING", "TAG NOW", box=None
+        "NAMESPACE",
+        "WORKLOAD",
+        "CONTAINER",
+        "IMAGE",
+        "STATUS",
+        "RUNNING",
+        "TAG NOW",
+        box=None,
+        show_header=headers,
     )
     for f in report.findings:
         running = ", ".join(f"{d.short} x{len(p)}" for d, p in f.digests.items()) or "-"
@@ -200,7 +212,7 @@ def _print_table(result: ScanResult) -> None:
             console.print(f"  template {template} runs {runs}", markup=False)
         if f.last_move_at:
             recent = " (re-pushed within 24h)" if f.repushed_recently else ""
-            console.print(f"  tag last moved: {f.last_move_at.isoformat()}{recent}", markup=False)
+            console.print(f"  tag last moved: {table_time(f.last_move_at)}{recent}", markup=False)
         for fix in f.remediation:
             console.print(f"  fix: {fix}", markup=False)
     skewed = sum(1 for f in report.findings if f.skewed)
@@ -237,7 +249,8 @@ def skew(
         typer.Option("--selector", "-l", help="Label selector for pods, e.g. app=web,tier!=db."),
     ] = None,
     offline: OfflineOption = False,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    output: OutputOption = Output.table,
+    no_headers: NoHeadersOption = False,
     cluster: ClusterOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -279,10 +292,12 @@ def skew(
         result: ScanResult = asyncio.run(_with_cluster(where, db, settings, offline, work))
     for message in result.refresh_errors:
         err_console.print(f"warning: could not refresh {message}", markup=False)
-    if output is Output.json:
+    if output is Output.yaml:
+        print_data(report_json(result), output)
+    elif output is Output.json:
         _print_json(report_json(result))
     else:
-        _print_table(result)
+        _print_table(result, headers=not no_headers)
     if result.report.failed:
         raise typer.Exit(ExitCode.FOUND)
     if result.refresh_errors:
@@ -328,7 +343,7 @@ def verify(
     context: ContextOption = None,
     kubeconfig: KubeconfigOption = None,
     offline: OfflineOption = False,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    output: OutputOption = Output.table,
     cluster: ClusterOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -368,13 +383,13 @@ def verify(
     result: VerifyResult = asyncio.run(_with_cluster(where, db, settings, offline, work))
     for message in result.refresh_errors:
         err_console.print(f"warning: could not refresh {message}", markup=False)
-    if output is Output.json:
+    if output.structured:
         data = result.verdict.to_json()
         data["passed"] = result.passed
         data["timed_out"] = result.timed_out
         data["waited_seconds"] = round(result.waited, 3)
         data["refresh_errors"] = list(result.refresh_errors)
-        _print_json(data)
+        _print_json(data) if output is Output.json else print_data(data, output)
     else:
         _print_verdict(result)
     if result.passed:

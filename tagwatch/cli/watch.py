@@ -11,12 +11,14 @@ from tagwatch.app.context import command_settings, store_for
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
+    NoHeadersOption,
     Output,
+    OutputOption,
     console,
     err_console,
     handle_errors,
     parse_refs,
-    print_json,
+    print_data,
 )
 from tagwatch.core.durations import parse_duration
 from tagwatch.core.times import iso_utc
@@ -72,7 +74,8 @@ def add(
 @watch_app.command("list")
 @handle_errors
 def list_(
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.table,
+    output: OutputOption = Output.table,
+    no_headers: NoHeadersOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -105,10 +108,12 @@ def list_(
         }
         for w in stored
     ]
-    if output is Output.json:
-        print_json(rows)
+    if output.structured:
+        print_data(rows, output)
         return
-    table = Table("REF", "SOURCE", "INTERVAL", "LABELS", "ADDED", box=None)
+    table = Table(
+        "REF", "SOURCE", "INTERVAL", "LABELS", "ADDED", box=None, show_header=not no_headers
+    )
     for row in rows:
         added = row["added_at"]
         table.add_row(
@@ -116,7 +121,7 @@ def list_(
             str(row["source"]),
             f"{row['interval_seconds']}s" if row["interval_seconds"] else "default",
             ",".join(f"{k}={v}" for k, v in row["labels"].items()),
-            f"{str(added)[:19]}Z" if added else "-",
+            f"{str(added)[:19]}Z" if added else "-",  # ISO 8601 to the second
         )
     console.print(table)
 

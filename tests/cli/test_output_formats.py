@@ -1,0 +1,49 @@
+"""What people expect of a CLI: -o yaml beside -o json, --no-headers, ISO 8601 UTC times with Z
+in tables, and Typer's shell completion."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from tagwatch.cli.main import app
+from tests.support.registry import TestRegistry
+
+
+def _run(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_yaml_is_the_same_data_as_json_and_tables_drop_their_headers_on_request(
+    registry: TestRegistry, repo_name: str, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'tw.db'}"
+    ref = f"{registry.host}/{repo_name}:prod"
+    registry.push_image(repo_name, "prod", content="v1")
+    _run("watch", "add", ref, "--db", db)
+    for command in (["check", ref], ["history", ref], ["watch", "list"]):
+        as_json = json.loads(_run(*command, "-o", "json", "--db", db))
+        as_yaml = yaml.safe_load(_run(*command, "-o", "yaml", "--db", db))
+        if command[0] == "check":  # a second check says unchanged: compare the stable part
+            as_json = [{"ref": r["ref"], "digest": r["digest"]} for r in as_json]
+            as_yaml = [{"ref": r["ref"], "digest": r["digest"]} for r in as_yaml]
+        assert as_yaml == as_json, command
+        headed = _run(*command, "--db", db).splitlines()
+        bare = _run(*command, "--no-headers", "--db", db).splitlines()
+        assert "REF" in headed[0] and "REF" not in "".join(bare), (command, bare)
+        assert [line.split() for line in bare] == [line.split() for line in headed[1:]]
+    [row] = _run("history", ref, "--no-headers", "--db", db).splitlines()
+    assert re.match(r"^\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s", row), row  # seconds, UTC, Z
+    assert yaml.safe_load(_run("history", "-o", "yaml", "--since", "1s", "--db", db)) in ([], None)
+
+
+def test_shell_completion_is_typers_own() -> None:
+    script = _run("--show-completion", "bash")
+    assert "_tagwatch_completion" in script and "complete" in script
+    assert "--install-completion" in _run("--help")
