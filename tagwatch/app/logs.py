@@ -17,6 +17,9 @@ def secrets_of(settings: Settings) -> list[str]:
     """Every secret value the settings resolve to (for log redaction)."""
     values: list[str | None] = [settings.slack.bot_token(), settings.slack.webhook_url()]
     values += [entry.password() for entry in settings.registries.values()]
+    for entry in settings.alert_webhooks:
+        with contextlib.suppress(ValueError):
+            values += [entry.url(), entry.secret()]
     hooks = settings.webhooks
     values += [hooks.distribution.secret(), hooks.dockerhub.secret()]
     values += [hooks.github.secret(), hooks.ecr.secret()]

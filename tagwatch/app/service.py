@@ -31,6 +31,7 @@ from tagwatch.core.skew_findings import SkewReport
 from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import RateLimited, TagwatchError
 from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
+from tagwatch.notify.json_hook import JsonHookDestination
 from tagwatch.registry import RegistryClient
 from tagwatch.registry.retry import RetryPolicy
 from tagwatch.store import SlackThreads, Store, StoreTx
@@ -47,18 +48,26 @@ WEBHOOK_RETRY = RetryPolicy(max_wait=30.0, base=0.5)
 
 
 def build_destinations(settings: Settings, *, store: Store | None = None) -> dict[str, Destination]:
-    """Slack destinations by name: one per routed channel (bot token) or the one webhook.
-    Bot destinations keep their thread roots in `store` (in memory without one)."""
+    """Destinations by name: the generic webhooks (`hook:<name>`), and for Slack one per
+    routed channel (bot token) or the one incoming webhook. Bot destinations keep their
+    thread roots in `store` (in memory without one)."""
+    hooks: dict[str, Destination] = {}
+    for entry in settings.alert_webhooks:
+        url, secret = entry.url(), entry.secret()
+        if url and secret:
+            hooks[entry.destination] = JsonHookDestination(
+                entry.destination, url=url, secret=secret, timeout=entry.timeout
+            )
     slack = settings.slack
     url = slack.webhook_url()
     if url:
-        return {"webhook": WebhookDestination("webhook", url=url, timeout=slack.timeout)}
+        return hooks | {"webhook": WebhookDestination("webhook", url=url, timeout=slack.timeout)}
     token = slack.bot_token()
     if not token:
-        return {}
-    channels = dict.fromkeys(route.destination for route in settings.routes())
+        return hooks
+    channels = dict.fromkeys(r.destination for r in settings.routes() if r.destination not in hooks)
     roots = SlackThreads(store) if store is not None else None
-    return {
+    return hooks | {
         channel: BotDestination(
             channel,
             token=token,

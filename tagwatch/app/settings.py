@@ -34,6 +34,7 @@ from tagwatch.errors import ConfigError, InvalidDuration, InvalidReference, Usag
 from tagwatch.registry import RegistrySettings
 
 __all__ = [
+    "AlertWebhookEntry",
     "BudgetSettings",
     "ClusterEntry",
     "LogSettings",
@@ -184,7 +185,27 @@ class WatchEntry(_Model):
         return ImageRef.parse(self.ref)
 
 
-class RouteEntry(_Model):
+class _RouteFilters(_Model):
+    patterns: tuple[str, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+    changes: tuple[Change | Condition, ...] = tuple(sorted(DEFAULT_CHANGES, key=str))
+    skew: bool = True
+    clusters: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+
+    def route(self, destination: str) -> Route:
+        return Route(
+            destination=destination,
+            patterns=self.patterns,
+            labels=dict(self.labels),
+            changes=frozenset(self.changes),
+            skew=self.skew,
+            clusters=self.clusters,
+            namespaces=self.namespaces,
+        )
+
+
+class RouteEntry(_RouteFilters):
     """Send matching moves and cluster findings to `channel`: by tag glob (`patterns`), watch
     `labels`, and for findings the `clusters` and `namespaces` (globs) they were found in.
 
@@ -193,12 +214,32 @@ class RouteEntry(_Model):
     """
 
     channel: str = Field(min_length=1)
-    patterns: tuple[str, ...] = ()
-    labels: dict[str, str] = Field(default_factory=dict)
-    changes: tuple[Change | Condition, ...] = tuple(sorted(DEFAULT_CHANGES, key=str))
-    skew: bool = True
-    clusters: tuple[str, ...] = ()
-    namespaces: tuple[str, ...] = ()
+
+
+class AlertWebhookEntry(_RouteFilters, _Secret):
+    """A generic webhook: every matching alert POSTed as one signed JSON document.
+
+    Filters as a Slack route's; the URL and the HMAC secret are given by reference.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    url_env: str | None = None
+    url_file: Path | None = None
+    secret_env: str | None = None
+    secret_file: Path | None = None
+    timeout: Duration = 10.0
+
+    _timeout = field_validator("timeout", mode="before")(_duration)
+
+    @property
+    def destination(self) -> str:
+        return f"hook:{self.name}"
+
+    def url(self) -> str | None:
+        return self._resolve(self.url_env, self.url_file)
+
+    def secret(self) -> str | None:
+        return self._resolve(self.secret_env, self.secret_file)
 
 
 class SlackSettings(_Secret):
@@ -392,6 +433,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     log: LogSettings = LogSettings()
     signing: tuple[SigningPolicyEntry, ...] = ()
+    alert_webhooks: tuple[AlertWebhookEntry, ...] = ()
 
     @classmethod
     def settings_customise_sources(
@@ -437,22 +479,13 @@ class Settings(BaseSettings):
         }
 
     def routes(self) -> list[Route]:
-        """Alert routes; with a webhook URL every route goes to the one webhook destination."""
+        """Alert routes; with a Slack webhook URL every Slack route goes to the one webhook
+        destination. Generic webhooks (`alert_webhooks`) each add their own route."""
         webhook = bool(self.slack.webhook_url_env or self.slack.webhook_url_file)
-        out = [
-            Route(
-                destination="webhook" if webhook else r.channel,
-                patterns=r.patterns,
-                labels=dict(r.labels),
-                changes=frozenset(r.changes),
-                skew=r.skew,
-                clusters=r.clusters,
-                namespaces=r.namespaces,
-            )
-            for r in self.slack.routes
-        ]
+        out = [r.route("webhook" if webhook else r.channel) for r in self.slack.routes]
         if self.slack.default_channel or (webhook and not out):
             out.append(Route(destination="webhook" if webhook else str(self.slack.default_channel)))
+        out += [hook.route(hook.destination) for hook in self.alert_webhooks]
         return out
 
 
@@ -524,6 +557,19 @@ def _check_service_secrets(settings: Settings) -> list[str]:
         )
     if (slack.routes or slack.default_channel) and not (has_bot or has_hook):
         problems.append("slack: routes need bot_token_env/bot_token_file or webhook_url_env/_file")
+    names: set[str] = set()
+    for index, entry in enumerate(settings.alert_webhooks):
+        where = f"alert_webhooks[{index}] ({entry.name})"
+        if entry.name in names:
+            problems.append(f"alert_webhooks[{index}].name: {entry.name!r} is used twice")
+        names.add(entry.name)
+        try:
+            if not entry.url():
+                problems.append(f"{where}: give url_env or url_file")
+            if not entry.secret():
+                problems.append(f"{where}: give secret_env or secret_file (the HMAC key)")
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
     for kind in ("distribution", "dockerhub", "github", "ecr"):
         hook: WebhookSecret = getattr(settings.webhooks, kind)
         try:

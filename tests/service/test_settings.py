@@ -23,6 +23,8 @@ EXAMPLE_ENV = {
     "TAGWATCH_DISTRIBUTION_SECRET": "d",
     "TAGWATCH_DOCKERHUB_SECRET": "h",
     "GITHUB_WEBHOOK_SECRET": "g",
+    "RELAY_WEBHOOK_URL": "https://relay.example/tagwatch",
+    "RELAY_WEBHOOK_SECRET": "relay-secret",
 }
 
 
