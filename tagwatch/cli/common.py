@@ -105,7 +105,9 @@ class TabularOutput(StrEnum):
 OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table, json or yaml.")]
 NoHeadersOption = Annotated[
     bool,
-    typer.Option("--no-headers", help="Print tables without their header row (for scripts)."),
+    typer.Option(
+        "--no-headers", metavar="", help="Print tables without their header row (for scripts)."
+    ),
 ]
 
 

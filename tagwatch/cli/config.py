@@ -23,6 +23,7 @@ def validate(
         bool,
         typer.Option(
             "--schema",
+            metavar="",
             help="Print the JSON Schema of the configuration instead (for editors).",
         ),
     ] = False,

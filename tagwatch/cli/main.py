@@ -49,7 +49,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
+        False, "--version", callback=_version, is_eager=True, help="Print the version.", metavar=""
     ),
 ) -> None:
     """tagwatch: a tag is a mutable pointer, a digest is the truth."""

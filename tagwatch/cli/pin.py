@@ -177,6 +177,7 @@ def pin(
         bool,
         typer.Option(
             "--write",
+            metavar="",
             help="Rewrite the files in place (only the image values; all or nothing).",
         ),
     ] = False,
@@ -184,6 +185,7 @@ def pin(
         bool,
         typer.Option(
             "--update",
+            metavar="",
             help="Re-pin references whose tag has moved away from their pinned digest.",
         ),
     ] = False,
@@ -266,7 +268,11 @@ def drift(
     no_headers: NoHeadersOption = False,
     offline: Annotated[
         bool,
-        typer.Option("--offline", help="Use only the recorded history; do not ask the registries."),
+        typer.Option(
+            "--offline",
+            metavar="",
+            help="Use only the recorded history; do not ask the registries.",
+        ),
     ] = False,
     db: DbOption = None,
     config: ConfigOption = None,

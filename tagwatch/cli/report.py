@@ -44,7 +44,9 @@ def report(
     include_latest: Annotated[
         bool,
         typer.Option(
-            "--include-latest", help="Count `latest` as a release tag that must not move."
+            "--include-latest",
+            metavar="",
+            help="Count `latest` as a release tag that must not move.",
         ),
     ] = False,
     db: DbOption = None,

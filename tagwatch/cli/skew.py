@@ -65,7 +65,9 @@ KubeconfigOption = Annotated[
 ]
 OfflineOption = Annotated[
     bool,
-    typer.Option("--offline", help="Use only the recorded history; do not ask the registries."),
+    typer.Option(
+        "--offline", metavar="", help="Use only the recorded history; do not ask the registries."
+    ),
 ]
 
 
@@ -240,7 +242,7 @@ def _no_history(f: WorkloadFinding) -> bool:
 def skew(
     namespace: NamespaceOption = None,
     all_namespaces: Annotated[
-        bool, typer.Option("--all-namespaces", "-A", help="Scan every namespace.")
+        bool, typer.Option("--all-namespaces", "-A", metavar="", help="Scan every namespace.")
     ] = False,
     context: ContextOption = None,
     kubeconfig: KubeconfigOption = None,

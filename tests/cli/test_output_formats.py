@@ -47,3 +47,18 @@ def test_shell_completion_is_typers_own() -> None:
     script = _run("--show-completion", "bash")
     assert "_tagwatch_completion" in script and "complete" in script
     assert "--install-completion" in _run("--help")
+
+
+def test_flags_show_as_flags_in_help() -> None:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    commands: list[list[str]] = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(command, "commands", None)
+        commands += [[name, sub] for sub in subs] if subs else [[name]]
+    assert len(commands) >= 12 and ["watch", "list"] in commands
+    for words in commands:
+        text = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "120"}).stdout
+        shown = [line for line in text.splitlines() if "<bool>" in line and "--help" not in line]
+        assert not shown, (words, shown)
