@@ -13,7 +13,15 @@ from typing import Any
 
 from tagwatch.store.audit import MoveKey, TagKey
 
-__all__ = ["BadCursor", "decode_move", "decode_seq", "decode_tag", "encode"]
+__all__ = [
+    "BadCursor",
+    "decode_finding",
+    "decode_move",
+    "decode_seq",
+    "decode_tag",
+    "encode",
+    "encode_finding",
+]
 
 
 class BadCursor(ValueError):
@@ -74,3 +82,19 @@ def decode_seq(cursor: str) -> int:
     if not isinstance(number, int) or isinstance(number, bool) or number < 0:
         raise BadCursor("malformed cursor")
     return number
+
+
+def encode_finding(scanned_at: datetime | None, offset: int) -> str:
+    """The cursor of the next page of one scan's findings (a new scan starts a new list)."""
+    return _pack("f", scanned_at.isoformat() if scanned_at else None, offset)
+
+
+def decode_finding(cursor: str) -> tuple[datetime | None, int]:
+    try:
+        when, offset = _unpack("f", cursor)
+        scanned_at = datetime.fromisoformat(when) if when is not None else None
+    except (TypeError, ValueError) as exc:
+        raise BadCursor(str(exc) if isinstance(exc, BadCursor) else "malformed cursor") from None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise BadCursor("malformed cursor")
+    return scanned_at, offset

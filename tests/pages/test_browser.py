@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -245,6 +246,22 @@ async def test_a_skewed_workload_is_on_the_board_with_its_pods_and_fix(
     finally:
         api.stop()
     with serving(app) as base:
+        async with httpx.AsyncClient(base_url=base) as http:
+            answer = await http.get("/api/v1/clusters/prod-eu/findings?attention=true")
+            unknown = await http.get("/api/v1/clusters/nope/findings")
+        assert answer.status_code == 200, answer.text
+        assert unknown.status_code == 404
+        (workload,) = answer.json()["workloads"]
+        assert (workload["name"], workload["skewed"], answer.json()["skewed"]) == (
+            "checkout",
+            True,
+            1,
+        )
+        assert sorted(p["name"] for p in workload["pods"]) == [
+            "checkout-5d8f7b-aaaaa",
+            "checkout-5d8f7b-bbbbb",
+            "checkout-5d8f7b-ccccc",
+        ]
         _assert_offline(browser.open(base + "/clusters/prod-eu"), base)
         driver = browser.driver
         (finding,) = driver.find_elements(By.CSS_SELECTOR, "section.finding")

@@ -114,7 +114,7 @@ def test_the_api_follows_its_openapi_description(api_app: object) -> None:
     results = list(schema.get_all_operations())
     operations = [r.ok() for r in results if isinstance(r, Ok)]
     assert len(operations) == len(results)  # no operation failed to load
-    assert len(operations) == 6  # health, metrics, tags, history, builds, moves
+    assert len(operations) == 7  # health, metrics, tags, history, builds, moves, findings
 
     for operation in operations:
 
