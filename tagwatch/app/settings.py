@@ -30,6 +30,7 @@ from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef, split_reference
 from tagwatch.core.routes import DEFAULT_CHANGES, Condition, Route
 from tagwatch.core.signing import KeylessIdentity, SigningPolicy
+from tagwatch.core.yaml_errors import YamlProblem
 from tagwatch.errors import ConfigError, InvalidDuration, InvalidReference, UsageError
 from tagwatch.registry import RegistrySettings
 
@@ -648,10 +649,7 @@ def load_settings(path: Path | None = None, *, service: bool = True, **overrides
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}" if mark is not None else "?"
-            reason = getattr(exc, "problem", None) or "invalid YAML"
-            raise ConfigError(f"{path}: {where}: {reason}") from exc
+            raise ConfigError(f"{path}: {YamlProblem.of(exc)}") from exc
         except RecursionError:
             raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
         if raw is None:

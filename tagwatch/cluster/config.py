@@ -18,6 +18,7 @@ from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.config.models import Cluster, NameValue, User, UserExec
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
+from tagwatch.core.yaml_errors import YamlProblem
 from tagwatch.errors import ConfigError
 
 __all__ = ["ClusterSettings", "connect", "load_config"]
@@ -48,10 +49,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"kubeconfig {path} cannot be read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:  # one line: where and what, not PyYAML's multi-line report
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        reason = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"kubeconfig {path} is not readable YAML: {where}{reason}") from exc
+        problem = YamlProblem.of(exc)
+        raise ConfigError(f"kubeconfig {path} is not readable YAML: {problem}") from exc
     except UnicodeDecodeError:  # binary, UTF-16, Latin-1: YAML here is UTF-8
         raise ConfigError(f"kubeconfig {path} is not UTF-8 text: is it a kubeconfig?") from None
     except RecursionError:

@@ -27,6 +27,7 @@ from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, TagHistory
 from tagwatch.core.references import ImageRef, split_reference
 from tagwatch.core.workloads import PullPolicy, default_pull_policy
+from tagwatch.core.yaml_errors import YamlProblem
 from tagwatch.errors import InvalidReference, UsageError
 
 __all__ = [
@@ -249,10 +250,9 @@ def apply_edits(text: str, edits: Sequence[Edit]) -> str:
 
 
 def _yaml_problem(exc: yaml.YAMLError, path: str) -> UsageError:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = f":{mark.line + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return UsageError(f"{path}{line}: not valid YAML: {problem}")
+    problem = YamlProblem.of(exc)
+    line = f":{problem.line}" if problem.line is not None else ""
+    return UsageError(f"{path}{line}: not valid YAML: {problem.reason}")
 
 
 def _scalar(node: yaml.Node | None) -> str | None:
