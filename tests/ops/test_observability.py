@@ -35,7 +35,10 @@ async def test_metrics_are_typed_counted_and_say_what_their_labels_are(
     async with running(load_settings(path)) as svc:
         await eventually(lambda: svc.service.last_cycle is not None)
         before = time.time()
-        await eventually(lambda: svc.service.metrics.requests._value.get() >= 2)
+        metrics = svc.service.metrics.registry
+        await eventually(
+            lambda: (metrics.get_sample_value("tagwatch_registry_requests_total") or 0) >= 2
+        )
         text = (await svc.client.get("/metrics")).text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert "_created" not in text

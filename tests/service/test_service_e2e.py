@@ -26,13 +26,18 @@ async def test_a_pushed_digest_during_polling_gives_exactly_one_alert(
         slack=slack,
     )
     async with running(load_settings(path)) as svc:
-        polls = svc.service.metrics.checks.labels(registry.host, "poll")
-        await eventually(lambda: polls._value.get() >= 1)
+        metrics = svc.service.metrics.registry
+        labels = {"registry": registry.host, "source": "poll"}
+
+        def polled() -> float:  # as a scrape reads it, not through the client's private state
+            return metrics.get_sample_value("tagwatch_checks_total", labels) or 0.0
+
+        await eventually(lambda: polled() >= 1)
         assert slack.posts == []  # the first sighting is history, not an alert
         new = registry.push_image(repo_name, "v1", content="second")
         await eventually(lambda: slack.posts, within=10)
-        checks_then = polls._value.get()
-        await eventually(lambda: polls._value.get() >= checks_then + 3)  # more polls: no repeat
+        checks_then = polled()
+        await eventually(lambda: polled() >= checks_then + 3)  # more polls: no repeat
         posts = slack.posts
         assert len(posts) == 1
         assert posts[0].channel == "C-ALERTS"

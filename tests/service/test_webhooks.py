@@ -183,8 +183,9 @@ async def test_a_signed_push_of_a_watched_tag_triggers_a_webhook_check(
     assert response.status_code == 202
     ref = ImageRef.parse(f"{registry.host}/{repo_name}:v1")
     assert response.json() == {"checks": [str(ref)], "ignored": 0}
-    webhook = svc.service.metrics.checks.labels(registry.host, "webhook")
-    await eventually(lambda: webhook._value.get() == 1)
+    metrics = svc.service.metrics.registry
+    labels = {"registry": registry.host, "source": "webhook"}
+    await eventually(lambda: metrics.get_sample_value("tagwatch_checks_total", labels) == 1)
 
 
 async def test_a_forged_digest_in_a_signed_webhook_cannot_write_history(
