@@ -16,14 +16,13 @@ from typing import Any
 
 from tagwatch.app.budget import Budget
 from tagwatch.app.check import CheckResult, run_check
+from tagwatch.app.cluster_scans import scan_and_record
 from tagwatch.app.context import judge_for
-from tagwatch.app.episodes import apply_scan
 from tagwatch.app.metrics import Metrics
 from tagwatch.app.routing import BATCH as ROUTING_BATCH
 from tagwatch.app.routing import route_events
 from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
 from tagwatch.app.settings import BudgetSettings, ClusterEntry, Settings
-from tagwatch.app.watch_labels import WatchLabels
 from tagwatch.core.artifacts import pattern_matches
 from tagwatch.core.moves import Source
 from tagwatch.core.references import ImageRef
@@ -34,7 +33,7 @@ from tagwatch.notify import BotDestination, Destination, WebhookDestination, del
 from tagwatch.notify.json_hook import JsonHookDestination
 from tagwatch.registry import RegistryClient
 from tagwatch.registry.retry import RetryPolicy
-from tagwatch.store import SlackThreads, Store, StoreTx
+from tagwatch.store import SlackThreads, Store
 
 __all__ = ["Service", "build_destinations", "build_service"]
 
@@ -506,53 +505,22 @@ class Service:
         return scan
 
     async def scan_cluster(self, cluster: ClusterEntry) -> int:
-        """Scan one cluster for skew and queue alerts for skewed workloads; returns how many."""
-        from tagwatch.app.context import cluster_client
-        from tagwatch.app.skew import scan_skew
-        from tagwatch.cluster.config import ClusterSettings
-
-        try:
-            where = ClusterSettings(kubeconfig=cluster.kubeconfig, context=cluster.context)
-            async with cluster_client(where) as client:
-                result = await scan_skew(
-                    cluster=client,
-                    store=self.store,
-                    registry=self.registry,
-                    namespace=cluster.namespace,
-                    selector=cluster.selector,
-                    now=self.now,
-                )
-        except TagwatchError as exc:
-            log.error("skew scan of cluster %s failed: %s", cluster.name, exc)
-            self.metrics.scan_errors.labels(cluster.name).inc()
-            # A failed scan proves nothing: no episode opens or closes; the last findings stay.
-            with contextlib.suppress(TagwatchError), self.store.begin() as tx:
-                tx.findings.failed(cluster.name, str(exc), at=self.now())
-            return 0
-        report = result.report
-        self.latest_scans[cluster.name] = report
-        findings = [f for f in report.findings if f.skewed or f.at_risk or f.stuck_rollout]
-        self.metrics.skewed.labels(cluster.name).set(sum(1 for f in findings if f.skewed))
-        self.metrics.at_risk.labels(cluster.name).set(sum(1 for f in findings if f.at_risk))
-        stuck = sum(1 for f in findings if f.stuck_rollout)
-        self.metrics.stuck_rollouts.labels(cluster.name).set(stuck)
-        self.metrics.last_scan.labels(cluster.name).set(self.now().timestamp())
-        with self.store.begin() as tx:
-            watches = self._watch_labels(tx)
-            outcome = apply_scan(
-                tx,
-                report,
-                cluster=cluster.name,
-                routes=self.routes,
-                labels_of=lambda image: _labels_of_image(watches, image),
-                now=self.now(),
-            )
-        if outcome.queued:
+        """Scan one cluster: its latest findings and episodes into the store, their alerts
+        queued; returns how many alerts."""
+        report, queued = await scan_and_record(
+            cluster,
+            store=self.store,
+            registry=self.registry,
+            routes=self.routes,
+            watches=self.settings.watches,
+            metrics=self.metrics,
+            now=self.now,
+        )
+        if report is not None:
+            self.latest_scans[cluster.name] = report
+        if queued:
             self._deliver_now.set()
-        return outcome.queued
-
-    def _watch_labels(self, tx: StoreTx) -> WatchLabels:
-        return WatchLabels(self.settings.watches, [(w.ref, w.labels) for w in tx.watches()])
+        return queued
 
     # -- health ------------------------------------------------------------------------
 
@@ -614,13 +582,6 @@ class Service:
             )
         checks["reasons"] = reasons  # empty when ready: why not, in words
         return checks
-
-
-def _labels_of_image(watches: WatchLabels, image: str) -> Mapping[str, str]:
-    try:
-        return watches.labels_of(ImageRef.parse(image.partition("@")[0]))
-    except ValueError:
-        return {}
 
 
 def math_ceil(value: float) -> int:
