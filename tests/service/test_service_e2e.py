@@ -43,8 +43,10 @@ async def test_a_pushed_digest_during_polling_gives_exactly_one_alert(
         assert posts[0].channel == "C-ALERTS"
         assert str(new) in str(posts[0].blocks)
         response = await svc.client.get("/api/v1/moves")
-        moves = [m for m in response.json() if m["ref"] == ref and m["change"] != "added"]
-        assert [m["to_digest"] for m in moves][-1] == str(new)
+        # "first_seen" is history, not a move; the filter once named a change kind ("added")
+        # that does not exist, so it kept everything and checked only the last entry.
+        moves = [m for m in response.json() if m["ref"] == ref and m["change"] != "first_seen"]
+        assert [(m["change"], m["to_digest"]) for m in moves] == [("moved", str(new))]
 
 
 async def test_a_registry_push_notification_triggers_a_check_within_seconds(
