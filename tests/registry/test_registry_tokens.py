@@ -44,7 +44,8 @@ def test_any_quoted_params_round_trip(params: dict[str, str], lead: bool) -> Non
         f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
         for k, v in params.items()
     )
-    header = f'Bearer {quoted}, Basic realm="after"'
+    # `lead`: an empty list element before the first param, which RFC 7235 allows.
+    header = f'Bearer {", " if lead else ""}{quoted}, Basic realm="after"'
     [bearer, basic] = parse_challenges(header)
     assert dict(bearer.params) == params
     assert basic.realm == "after"
