@@ -17,7 +17,7 @@ from typing import Any
 
 from tagwatch.app.settings import WatchEntry
 from tagwatch.app.watch_labels import WatchLabels
-from tagwatch.core.alerts import alerts_for_move
+from tagwatch.core.alerts import alerts_for_move, alerts_for_signature
 from tagwatch.core.moves import BuildInfo, Change, TagMove, diff_platforms
 from tagwatch.core.references import ImageRef
 from tagwatch.core.routes import Route
@@ -104,6 +104,7 @@ def route_events(
             return report
         labels = WatchLabels(watches, [(w.ref, w.labels) for w in tx.watches()])
         scans = tx.findings.latest()
+        verdicts = tx.signatures([e.move.ref for e in events])
         routed: list[int] = []
         expired: list[int] = []
         for event in events:
@@ -126,6 +127,20 @@ def route_events(
                 labels=labels.labels_of(move.ref),
                 workloads=workloads_of(move, scans),
             )
+            verdict = (
+                verdicts.get((move.ref.registry, move.ref.repository, str(move.to_digest)))
+                if move.to_digest is not None
+                else None
+            )
+            if verdict is not None:
+                alerts += alerts_for_signature(
+                    move,
+                    verdict,
+                    before=before,
+                    after=after,
+                    routes=routes,
+                    labels=labels.labels_of(move.ref),
+                )
             report.queued += enqueue_alerts(tx, alerts, now=now)
             routed.append(event.id)
         tx.events.mark(routed, EventState.ROUTED, now=now)

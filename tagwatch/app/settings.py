@@ -28,7 +28,7 @@ from tagwatch.app.files import Skipped, read_regular
 from tagwatch.core.durations import DURATION_GRAMMAR, parse_duration
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef, split_reference
-from tagwatch.core.routes import DEFAULT_CHANGES, Condition, Route
+from tagwatch.core.routes import DEFAULT_CHANGES, Condition, PolicyFailure, Route
 from tagwatch.core.signing import KeylessIdentity, SigningPolicy
 from tagwatch.core.yaml_errors import YamlProblem
 from tagwatch.errors import ConfigError, InvalidDuration, InvalidReference, UsageError
@@ -189,7 +189,9 @@ class WatchEntry(_Model):
 class _RouteFilters(_Model):
     patterns: tuple[str, ...] = ()
     labels: dict[str, str] = Field(default_factory=dict)
-    changes: tuple[Change | Condition, ...] = tuple(sorted(DEFAULT_CHANGES, key=str))
+    changes: tuple[Change | Condition | PolicyFailure, ...] = tuple(
+        sorted(DEFAULT_CHANGES, key=str)
+    )
     skew: bool = True
     clusters: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
@@ -211,7 +213,8 @@ class RouteEntry(_RouteFilters):
     `labels`, and for findings the `clusters` and `namespaces` (globs) they were found in.
 
     `changes` names move kinds and, optionally, finding conditions (`skewed`, `at_risk`,
-    `stuck_rollout`; naming none takes all three unless `skew: false`).
+    `stuck_rollout`; naming none takes all three unless `skew: false`) and policy failures
+    (`signature_failed`; naming none, a route takes the failures of the moves it takes).
     """
 
     channel: str = Field(min_length=1)

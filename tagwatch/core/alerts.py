@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, TagMove
 from tagwatch.core.references import ImageRef
-from tagwatch.core.routes import Condition, Route, destinations_for, finding_destinations
+from tagwatch.core.routes import (
+    Condition,
+    PolicyFailure,
+    Route,
+    destinations_for,
+    finding_destinations,
+    policy_destinations,
+)
+from tagwatch.core.signing import SignatureVerdict
 from tagwatch.core.skew_fix import rollout_restart
 from tagwatch.core.times import iso_utc
 
@@ -25,6 +33,7 @@ __all__ = [
     "AlertKind",
     "alerts_for_move",
     "alerts_for_resolution",
+    "alerts_for_signature",
     "alerts_for_skew",
     "conditions_of",
     "episode_key",
@@ -42,6 +51,7 @@ class AlertKind(StrEnum):
     AT_RISK = "at_risk"
     STUCK_ROLLOUT = "stuck_rollout"
     RESOLVED = "resolved"
+    SIGNATURE = "signature"  # a tag moved to a digest that failed its signing policy
 
     @property
     def is_finding(self) -> bool:
@@ -133,6 +143,7 @@ def _move_payload(
         "window_start": iso_utc(move.window_start),
         "detected_at": iso_utc(move.detected_at),
         "source": move.source.value,
+        "pushed_by": move.pushed_by,
         "same_images": move.same_images,  # no platform image changed (render says so)
         "platforms": {
             "added": list(move.platforms.added),
@@ -170,6 +181,42 @@ def alerts_for_move(
         payload["workloads"] = {k: [dict(e) for e in v] for k, v in workloads.items() if v}
     return [
         Alert(key=move_key(move, dest), destination=dest, kind=AlertKind.MOVE, payload=payload)
+        for dest in targets
+    ]
+
+
+def alerts_for_signature(
+    move: TagMove,
+    verdict: SignatureVerdict,
+    *,
+    before: BuildInfo | None,
+    after: BuildInfo | None,
+    routes: Sequence[Route],
+    labels: Mapping[str, str],
+) -> list[Alert]:
+    """A high-severity alert per destination when the move's new digest failed its signing
+    policy (none when it passed, or when the registry could not be asked)."""
+    if not move.is_move or not verdict.failed:
+        return []
+    targets = policy_destinations(
+        routes, move.ref, labels, failure=PolicyFailure.SIGNATURE_FAILED, change=move.change
+    )
+    payload = {
+        **_move_payload(move, before, after, labels),
+        "severity": "high",
+        "signature": {
+            "policy": verdict.policy,
+            "status": verdict.status.value,
+            "reason": verdict.reason,
+        },
+    }
+    return [
+        Alert(
+            key="signature:" + move_key(move, dest).removeprefix("move:"),
+            destination=dest,
+            kind=AlertKind.SIGNATURE,
+            payload=payload,
+        )
         for dest in targets
     ]
 

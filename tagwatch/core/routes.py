@@ -13,9 +13,11 @@ from tagwatch.core.references import ImageRef
 __all__ = [
     "DEFAULT_CHANGES",
     "Condition",
+    "PolicyFailure",
     "Route",
     "destinations_for",
     "finding_destinations",
+    "policy_destinations",
 ]
 
 
@@ -25,6 +27,12 @@ class Condition(StrEnum):
     SKEWED = "skewed"  # its replicas run different builds of the tag now
     AT_RISK = "at_risk"  # uniform now, but the tag moved: the next restart splits them
     STUCK_ROLLOUT = "stuck_rollout"  # a rollout stopped with old and new templates running
+
+
+class PolicyFailure(StrEnum):
+    """A policy a tag's new digest failed: alerted on its own, at high severity."""
+
+    SIGNATURE_FAILED = "signature_failed"  # unsigned, or signed by nobody the policy names
 
 
 #: The changes a route alerts on unless it says otherwise. `first_seen` is left out so that
@@ -53,7 +61,7 @@ class Route:
     destination: str
     patterns: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
-    changes: frozenset[Change | Condition] = frozenset(DEFAULT_CHANGES)
+    changes: frozenset[Change | Condition | PolicyFailure] = frozenset(DEFAULT_CHANGES)
     skew: bool = True
     clusters: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
@@ -85,6 +93,13 @@ class Route:
             self.namespaces and namespace is not None and not _glob_any(namespace, self.namespaces)
         )
 
+    def takes_failure(self, failure: PolicyFailure, change: Change) -> bool:
+        """Whether a policy failure of a move alerts here: when `changes` names the failure,
+        or names no failure at all and takes the move itself (so every route that hears of
+        a move also hears that its digest failed; a route can take failures alone)."""
+        named = {c for c in self.changes if isinstance(c, PolicyFailure)}
+        return failure in named if named else change in self.changes
+
     def takes(self, condition: Condition) -> bool:
         """Whether findings of `condition` alert on this route at all."""
         if not self.skew:
@@ -112,6 +127,24 @@ def destinations_for(
         return finding_destinations(routes, ref, labels, condition=Condition.SKEWED)
     return _unique(
         [r.destination for r in routes if change in r.changes and r.matches(ref, labels)]
+    )
+
+
+def policy_destinations(
+    routes: Sequence[Route],
+    ref: ImageRef,
+    labels: Mapping[str, str],
+    *,
+    failure: PolicyFailure,
+    change: Change,
+) -> list[str]:
+    """Destinations of every route taking this policy failure of a move, each once."""
+    return _unique(
+        [
+            r.destination
+            for r in routes
+            if r.takes_failure(failure, change) and r.matches(ref, labels)
+        ]
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from tagwatch.core.alerts import Alert, AlertKind
 from tagwatch.notify.blocks import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, message
 from tagwatch.notify.render_finding import finding_blocks, resolved_blocks
-from tagwatch.notify.render_move import move_blocks
+from tagwatch.notify.render_move import move_blocks, signature_blocks
 
 __all__ = ["MAX_BLOCKS", "MAX_HEADER", "MAX_SECTION", "render"]
 
@@ -30,6 +30,8 @@ def render(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
         text, blocks, keep = finding_blocks(alert.payload)
     elif kind == "resolved":
         text, blocks, keep = resolved_blocks(alert.payload)
+    elif kind == "signature":
+        text, blocks, keep = signature_blocks(alert.payload)
     else:
         text, blocks, keep = move_blocks(alert.payload)
     return text, message(blocks, keep_last=keep)

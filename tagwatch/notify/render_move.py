@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 from tagwatch.notify.blocks import MAX_SECTION, context, fields, header, section
 from tagwatch.notify.mrkdwn import code, code_block, esc, plural, short_digest, slack_date, upto
 
-__all__ = ["MAX_WORKLOADS", "move_blocks"]
+__all__ = ["MAX_WORKLOADS", "move_blocks", "signature_blocks"]
 
 #: Workloads listed per group before "…and N more": a phone shows a handful, not fifty.
 MAX_WORKLOADS = 5
@@ -108,6 +108,8 @@ def move_blocks(payload: Mapping[str, Any]) -> tuple[str, list[Block], int]:
         )
     start, end = payload.get("window_start"), payload.get("detected_at")
     via = esc(payload.get("source") or "poll")
+    if payload.get("pushed_by"):
+        via += f", pushed by {code(payload['pushed_by'])}"
     if start:
         summary.append(
             f"*Moved* between {slack_date(start)} (old digest last seen) and "
@@ -151,3 +153,25 @@ def move_blocks(payload: Mapping[str, Any]) -> tuple[str, list[Block], int]:
         blocks.append(context(", ".join(f"{esc(k)}={esc(v)}" for k, v in labels.items())))
         return text, blocks, 2
     return text, blocks, 1
+
+
+def signature_blocks(payload: Mapping[str, Any]) -> tuple[str, list[Block], int]:
+    """A move whose new digest failed its signing policy: the verdict first, then the move."""
+    verdict = payload.get("signature") or {}
+    name = str(payload.get("familiar") or payload.get("ref") or "?")
+    status = str(verdict.get("status") or "rejected")
+    what = "is not signed" if status == "unsigned" else "is not signed by anyone the policy names"
+    new = payload.get("to_digest")
+    text = f"High severity: {name} now points to {short_digest(new)}, which {what}"
+    lines = [
+        f"*Signing policy* {code(verdict.get('policy') or '?')}: {esc(status)}",
+        f"*Why* {esc(verdict.get('reason') or 'no signature the policy accepts')}",
+        "*Ask* was this digest built and pushed by your CI? If not, pin the previous digest "
+        "and find who pushed.",
+    ]
+    _, move, keep = move_blocks(payload)
+    blocks: list[Block] = [
+        header(f":rotating_light: {name}: new digest {what}"),
+        section("\n".join(lines)),
+    ]
+    return text, blocks + move[1:], keep
