@@ -22,6 +22,7 @@ from tagwatch.cli.common import (
     handle_errors,
     parse_refs,
     print_data,
+    progress,
 )
 from tagwatch.core.references import ImageRef
 
@@ -61,7 +62,9 @@ def backfill(
 
     Example: tagwatch backfill nginx:1.27 ghcr.io/org/app:prod -o json
     """
-    results = asyncio.run(_backfill(parse_refs(refs), db, config))
+    parsed = parse_refs(refs)
+    with progress(f"backfilling {len(parsed)} tags from their vendors' APIs…"):
+        results = asyncio.run(_backfill(parsed, db, config))
     if output.structured:
         print_data([r.to_json() for r in results], output)
     else:

@@ -21,6 +21,7 @@ from tagwatch.cli.common import (
     handle_errors,
     parse_refs,
     print_data,
+    progress,
 )
 from tagwatch.core.references import ImageRef
 
@@ -69,7 +70,8 @@ def check(
     Example: tagwatch check nginx:1.27 ghcr.io/org/app:prod -o json
     """
     parsed = parse_refs(refs or [])
-    results = asyncio.run(_check(parsed, db, config))
+    with progress(f"checking {len(parsed) or 'the watched'} tags…"):
+        results = asyncio.run(_check(parsed, db, config))
     if not results:
         err_console.print("nothing to check: add tags with `tagwatch watch add REF` or name them")
         if output.structured:

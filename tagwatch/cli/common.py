@@ -6,7 +6,8 @@ import functools
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -42,6 +43,7 @@ __all__ = [
     "print_data",
     "print_json",
     "print_yaml_documents",
+    "progress",
     "table_time",
 ]
 
@@ -159,6 +161,17 @@ handle_errors = _handler(None)
 #: For the deploy gates: as handle_errors, but an unreachable or refusing registry or cluster
 #: is exit 3 (could not find out), never 1 (found something).
 handle_gate_errors = _handler(ExitCode.UNKNOWN)
+
+
+@contextmanager
+def progress(message: str) -> Iterator[None]:
+    """A status line on stderr while long work runs, like `kubectl rollout status`; only when
+    stderr is a terminal, so nothing extra reaches a pipe or a CI log."""
+    if not err_console.is_terminal:
+        yield
+        return
+    with err_console.status(message, spinner="line"):
+        yield
 
 
 def parse_refs(raw: Sequence[str]) -> list[ImageRef]:

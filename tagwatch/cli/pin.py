@@ -35,6 +35,7 @@ from tagwatch.cli.common import (
     parse_refs,
     print_data,
     print_yaml_documents,
+    progress,
     table_time,
 )
 from tagwatch.core.admission import DEFAULT_EXCLUDED_NAMESPACES, PolicyEngine, policy_documents
@@ -207,7 +208,9 @@ def pin(
     Example: tagwatch pin k8s/ Dockerfile --write
     """
     sources = _load(files)
-    report = asyncio.run(_pin(sources, db, config, update))
+    count = sum(len(f.uses) for f in sources)
+    with progress(f"resolving {count} image references in {len(sources)} files…"):
+        report = asyncio.run(_pin(sources, db, config, update))
     if write and not report.failed:
         write_files(sources, report)
     if output.structured:
@@ -289,7 +292,8 @@ def drift(
 
     Example: tagwatch drift ghcr.io/org/app:prod -o json
     """
-    results = asyncio.run(_drift(parse_refs(refs or []), db, config, offline))
+    with progress("reviewing base images…"):
+        results = asyncio.run(_drift(parse_refs(refs or []), db, config, offline))
     if not results:
         err_console.print("nothing to review: add tags with `tagwatch watch add REF` or name them")
         if output.structured:

@@ -27,6 +27,7 @@ from tagwatch.cli.common import (
     err_console,
     handle_gate_errors,
     print_data,
+    progress,
     table_time,
 )
 from tagwatch.cluster import ClusterSettings
@@ -290,7 +291,7 @@ def skew(
             cluster=client, store=store, registry=registry, namespace=ns, selector=selector
         )
 
-    with _without_cyclic_gc():
+    with _without_cyclic_gc(), progress("reading pods and refreshing their tags…"):
         result: ScanResult = asyncio.run(_with_cluster(where, db, settings, offline, work))
     for message in result.refresh_errors:
         err_console.print(f"warning: could not refresh {message}", markup=False)
@@ -382,7 +383,8 @@ def verify(
             interval=every,
         )
 
-    result: VerifyResult = asyncio.run(_with_cluster(where, db, settings, offline, work))
+    with progress(f"waiting for {kind.lower()}/{name} to roll out (up to {timeout})…"):
+        result: VerifyResult = asyncio.run(_with_cluster(where, db, settings, offline, work))
     for message in result.refresh_errors:
         err_console.print(f"warning: could not refresh {message}", markup=False)
     if output.structured:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -62,3 +64,26 @@ def test_flags_show_as_flags_in_help() -> None:
         text = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "120"}).stdout
         shown = [line for line in text.splitlines() if "<bool>" in line and "--help" not in line]
         assert not shown, (words, shown)
+
+
+def test_progress_goes_to_a_terminal_stderr_and_never_to_a_pipe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from tagwatch.cli import common
+
+    for terminal in (True, False):
+        err = io.StringIO()
+        monkeypatch.setattr(common, "err_console", Console(file=err, force_terminal=terminal))
+        with common.progress("checking 3 tags…"):
+            time.sleep(0.3)  # the spinner draws at least once
+        assert ("checking 3 tags" in err.getvalue()) is terminal, err.getvalue()
+    # and a piped command prints only its own lines on stderr
+    result = CliRunner().invoke(app, ["lint", "Dockerfile"])
+    assert (
+        result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
+        and "image references" in result.stderr
+    )
