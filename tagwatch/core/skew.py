@@ -24,6 +24,7 @@ from tagwatch.core.skew_verdict import ContainerVerdict, Verdict, judge_rollout
 from tagwatch.core.workloads import (
     ContainerRun,
     ImageKey,
+    ImageKind,
     NodeRecord,
     PullPolicy,
     Workload,
@@ -149,13 +150,19 @@ def _finding(
             continue
         runs.append(run)
         group = workload.groups.get(pod.name, "")
-        finding = classify_pod(ctx, pod, run, group)
+        running = run.running
+        identity = (
+            ctx.identity(running.digest, pod.node)
+            if running is not None and running.kind is ImageKind.MANIFEST
+            else None
+        )
+        finding = classify_pod(ctx, pod, run, group, identity)
         pods.append(finding)
         if finding.digest is not None:
             digests.setdefault(finding.digest, []).append(pod.name)
             by_group.setdefault(group, set()).add(finding.digest)
-        if run.running is not None and not run.running.key.local:
-            identities.setdefault(group, []).append(ctx.identity(run.running.digest, pod.node))
+        if identity is not None:
+            identities.setdefault(group, []).append(identity)
     if not runs:
         return None
     spec = template_spec(workload, container)

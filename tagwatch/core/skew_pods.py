@@ -19,14 +19,15 @@ def _short(digest: Digest | None) -> str:
     return digest.short if digest else "nothing"
 
 
-def classify_pod(ctx: ScanContext, pod: PodRecord, run: ContainerRun, group: str) -> PodFinding:
-    """One pod's container against its tag's history."""
-    running = run.running
-    identity = (
-        ctx.identity(running.digest, pod.node)
-        if running is not None and running.kind is ImageKind.MANIFEST
-        else None
-    )
+def classify_pod(
+    ctx: ScanContext,
+    pod: PodRecord,
+    run: ContainerRun,
+    group: str,
+    identity: PlatformImage | None,
+) -> PodFinding:
+    """One pod's container against its tag's history; `identity` is the platform image it
+    runs (ScanContext.identity), None for a local image ID or no imageID."""
     state, why, key, move = _judge(ctx, run, identity)
     return PodFinding(
         name=pod.name,

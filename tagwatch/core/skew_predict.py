@@ -80,9 +80,15 @@ def changing_nodes(
     differs from the running index only in attestations changes nothing.
     """
     out: list[str] = []
+    changes: dict[Platform | None, bool] = {}  # a few platforms, many nodes
     for node in nodes:
-        identity = ctx.identity(target.digest, node)
-        if identity.image is None or (identity.platform, identity.image) not in running:
+        platform = ctx.platforms.get(node)
+        changed = changes.get(platform)
+        if changed is None:
+            identity = ctx.identity(target.digest, node)
+            changed = identity.image is None or (platform, identity.image) not in running
+            changes[platform] = changed
+        if changed:
             out.append(node)
     return out
 
