@@ -11,7 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tagwatch.app.check import run_check
-from tagwatch.core.moves import BuildInfo, Source
+from tagwatch.core.moves import BuildInfo, Observation, Source, classify
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
 from tests.cluster.test_skew_cli import _deployment
@@ -101,7 +101,9 @@ def _feed_history(db_url: str) -> None:
     observe(store, web, digest("web-1"), ago(590))
     observe(store, tool, digest("tool-1"), ago(580))
     observe(store, app, digest("pay-1"), ago(300))
-    observe(store, app, digest("pay-2"), ago(290), source=Source.WEBHOOK)
+    pushed = Observation(app, digest("pay-2"), ago(290), Source.WEBHOOK, pushed_by="alice")
+    with store.begin() as tx:
+        tx.record(pushed, classify(tx.history(app), pushed))
     observe(store, web, digest("web-2"), ago(120))
     observe(store, app, digest("pay-1"), ago(60))
     observe(store, tool, None, ago(30))
@@ -170,6 +172,8 @@ def test_html_in_a_label_renders_as_text(
         assert driver.find_elements(By.CSS_SELECTOR, "main img") == []
         assert driver.find_elements(By.CSS_SELECTOR, "main script") == []
         assert driver.title != "pwned"
+        pushers = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".pusher")]
+        assert pushers == ["alice"]  # the webhook's actor, on the sighting it recorded
         browser.screenshot(screenshot_folder(tmp_path), "timeline")
 
 
@@ -280,6 +284,13 @@ async def test_a_skewed_workload_is_on_the_board_with_its_pods_and_fix(
         assert "checkout-5d8f7b-ccccc" in by_node["node-b"]
         fix = finding.find_element(By.CSS_SELECTOR, "pre.fix").text
         assert "kubectl" in fix and "checkout" in fix
+        episodes = [
+            [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in driver.find_elements(By.CSS_SELECTOR, "table.episodes tbody tr")
+        ]
+        assert [(e[0], e[1], e[3]) for e in episodes] == [
+            ("skewed", "deployment/checkout -n shop (checkout)", "open")
+        ]
         browser.screenshot(screenshot_folder(tmp_path), "board")
         # the timeline names who runs each digest now
         finding.find_element(By.CSS_SELECTOR, "dd a").click()

@@ -28,6 +28,8 @@ router = APIRouter(include_in_schema=False)
 
 #: Moves on one page of the feed.
 FEED_PAGE = 50
+#: Episodes listed on a board, newest first.
+EPISODES_SHOWN = 100
 #: Sightings drawn on a timeline (the latest ones); older ones are in the API's pages.
 TIMELINE_MAX = 500
 
@@ -176,6 +178,11 @@ def board(request: Request, name: str) -> HTMLResponse:
     if entry is None:
         return _page(request, "error.html", 404, problem=f"no cluster named {name!r} is configured")
     report: SkewReport | None = service.latest_scans.get(name)
+    try:
+        with store_of(request).begin() as tx:
+            episodes = tx.episodes.recent(cluster=name, limit=EPISODES_SHOWN)
+    except StoreError as exc:
+        return _page(request, "error.html", 503, problem=str(exc))
     attention = [f for f in report.findings if needs_attention(f)] if report else []
     return _page(
         request,
@@ -184,6 +191,8 @@ def board(request: Request, name: str) -> HTMLResponse:
         interval=entry.interval,
         report=report,
         attention=attention,
+        episodes=episodes,
+        now=datetime.now(UTC),
         skewed=sum(1 for f in attention if f.skewed),
         at_risk=sum(1 for f in attention if f.at_risk),
         stuck=sum(1 for f in attention if f.stuck_rollout),
