@@ -278,6 +278,7 @@ def measure(url: str, tags: int, requests: int, workdir: Path) -> dict[str, Any]
                 client.get(path()).raise_for_status()
                 samples.append(time.perf_counter() - started)
             result[name] = _quantiles(samples)
+            print(json.dumps({name: result[name]}), file=sys.stderr, flush=True)
         result["feed_sql_floor"] = _cli_floor(url, _captured(app, client, "/"), requests)
         timeline = "/tags/{}/{}:{}".format(*_tag(tags // 2))
         result["timeline_sql_floor"] = _cli_floor(url, _captured(app, client, timeline), requests)
