@@ -48,7 +48,8 @@ class Metrics:
         )
         self.webhook_check_failures = Counter(
             "tagwatch_webhook_check_failures",
-            "Webhook-triggered checks that failed on tagwatch's side (database down), retried",
+            "Webhook-triggered checks that failed on tagwatch's side (database down), retried, "
+            "by registry",
             ["registry"],
             registry=r,
         )
