@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
@@ -208,7 +207,7 @@ async def test_resolve_by_digest_confirms_the_manifest_exists(
     assert await client.resolve(pinned) == digest
 
 
-async def test_a_thousand_tags_resolve_at_hundreds_per_second(
+async def test_a_thousand_tags_resolve_concurrently_with_one_head_each(
     registry: TestRegistry, repo_name: str, client: RegistryClient
 ) -> None:
     digest = registry.push_image(repo_name, "base", content="many")
@@ -217,14 +216,12 @@ async def test_a_thousand_tags_resolve_at_hundreds_per_second(
     refs = [ref_of(registry, repo_name, f"t{i % 50}") for i in range(1000)]
     await client.resolve(refs[0])  # warm up: learn the scheme, open connections
     before = client.requests_sent
-    start = time.perf_counter()
     results = await asyncio.gather(*(client.resolve(r) for r in refs))
-    elapsed = time.perf_counter() - start
     assert set(results) == {digest}
     assert client.requests_sent - before == 1000  # one HEAD per tag
-    # ~550/s on an idle 2-core machine; the floor leaves room for a loaded CI runner.
-    assert 1000 / elapsed > 200, f"{1000 / elapsed:.0f} tags/s"
     assert isinstance(results[0], Digest)
+    # How fast is a benchmark's question (bench/RESULTS.md), not a test's: a loaded runner
+    # would fail a timed assertion for nothing.
 
 
 async def test_tls_is_verified_by_default_and_insecure_skips_verification(

@@ -49,7 +49,8 @@ class Process:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_healthy(self, url: str, within: float = 20) -> None:
+    def wait_healthy(self, url: str, within: float = 90) -> None:
+        # Generous: a loaded CI runner can take tens of seconds to import and start.
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
