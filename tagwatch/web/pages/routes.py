@@ -130,6 +130,10 @@ def timeline(request: Request, ref: str, at: str | None = None) -> HTMLResponse:
         with store_of(request).begin() as tx:
             history = tx.history(image)
             builds = tx.builds(digests_of(history.sightings[-TIMELINE_MAX:]))
+            verdicts = {
+                digest: verdict
+                for (_, _, digest), verdict in tx.signatures([image]).items()
+            }
     except StoreError as exc:
         return _page(request, "error.html", 503, problem=str(exc))
     if not history.sightings:
@@ -153,6 +157,7 @@ def timeline(request: Request, ref: str, at: str | None = None) -> HTMLResponse:
         shown=shown,
         drawing=drawing,
         builds=builds,
+        signatures=verdicts,
         lookup=lookup,
         now=now,
         skipped=len(history.sightings) - len(shown),
