@@ -195,6 +195,7 @@ class _RouteFilters(_Model):
     skew: bool = True
     clusters: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
+    same_images: bool = True
 
     def route(self, destination: str) -> Route:
         return Route(
@@ -205,6 +206,7 @@ class _RouteFilters(_Model):
             skew=self.skew,
             clusters=self.clusters,
             namespaces=self.namespaces,
+            same_images=self.same_images,
         )
 
 

@@ -173,7 +173,9 @@ def alerts_for_move(
     """
     if not move.is_move:
         return []
-    targets = destinations_for(routes, move.ref, labels, change=move.change)
+    targets = destinations_for(
+        routes, move.ref, labels, change=move.change, same_images=move.same_images
+    )
     if not targets:
         return []
     payload = _move_payload(move, before, after, labels)

@@ -65,6 +65,9 @@ class Route:
     skew: bool = True
     clusters: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
+    #: False leaves out moves between indexes of the very same platform images (a rebuild
+    #: that only changed attestations or annotations: no node runs other bytes).
+    same_images: bool = True
 
     def matches(
         self,
@@ -118,15 +121,21 @@ def destinations_for(
     labels: Mapping[str, str],
     *,
     change: Change | None = None,
+    same_images: bool = False,
 ) -> list[str]:
     """Destinations of every route taking this move, in route order, each once.
 
-    `change=None` asks about a skew finding (any condition, any cluster).
+    `change=None` asks about a skew finding (any condition, any cluster). A move with
+    `same_images` (no platform image changed) skips the routes that leave such moves out.
     """
     if change is None:
         return finding_destinations(routes, ref, labels, condition=Condition.SKEWED)
     return _unique(
-        [r.destination for r in routes if change in r.changes and r.matches(ref, labels)]
+        [
+            r.destination
+            for r in routes
+            if change in r.changes and (r.same_images or not same_images) and r.matches(ref, labels)
+        ]
     )
 
 

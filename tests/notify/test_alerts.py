@@ -275,3 +275,13 @@ def test_a_move_of_the_same_platform_images_says_so_in_its_payload() -> None:
     assert alert.payload["same_images"] is True
     [plain] = alerts_for_move(move(), before=None, after=None, routes=[Route("x")], labels={})
     assert plain.payload["same_images"] is False
+
+
+def test_a_route_can_leave_out_moves_where_no_platform_image_changed() -> None:
+    quiet = Route("#quiet", same_images=False)
+    loud = Route("#all")
+    same = replace(move(), same_images=True)
+    routed = alerts_for_move(same, before=None, after=None, routes=[quiet, loud], labels={})
+    assert [a.destination for a in routed] == ["#all"]
+    plain = alerts_for_move(move(), before=None, after=None, routes=[quiet, loud], labels={})
+    assert [a.destination for a in plain] == ["#quiet", "#all"]

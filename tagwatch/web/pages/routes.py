@@ -131,8 +131,7 @@ def timeline(request: Request, ref: str, at: str | None = None) -> HTMLResponse:
             history = tx.history(image)
             builds = tx.builds(digests_of(history.sightings[-TIMELINE_MAX:]))
             verdicts = {
-                digest: verdict
-                for (_, _, digest), verdict in tx.signatures([image]).items()
+                digest: verdict for (_, _, digest), verdict in tx.signatures([image]).items()
             }
     except StoreError as exc:
         return _page(request, "error.html", 503, problem=str(exc))
