@@ -20,6 +20,7 @@ from tagwatch.app.service import Service, build_service
 from tagwatch.app.settings import Settings, load_settings
 from tagwatch.web import create_app
 from tests.store.databases import create_pg_database, drop_pg_database, require_postgres
+from tests.support.registry import TestRegistry
 from tests.support.slack import VALID_TOKEN, FakeSlack
 
 SLACK_ENV = "TW_TEST_SLACK_TOKEN"
@@ -166,3 +167,18 @@ async def eventually(
 
 def settings_from(path: Path) -> Settings:
     return load_settings(path)
+
+
+@pytest.fixture
+async def svc(
+    registry: TestRegistry, repo_name: str, tmp_path: Path, secrets_env: None
+) -> AsyncIterator[Running]:
+    """The service started in-process, watching `<registry>/<repo_name>:v1` (pushed, hourly)."""
+    registry.push_image(repo_name, "v1", content="one")
+    path = service_config(
+        tmp_path,
+        db=f"sqlite:///{tmp_path / 'tw.db'}",
+        watches=[{"ref": f"{registry.host}/{repo_name}:v1", "interval": "1h"}],
+    )
+    async with running(load_settings(path)) as handle:
+        yield handle

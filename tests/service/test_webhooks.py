@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -79,20 +78,6 @@ ECR: dict[str, Any] = {
         "image-tag": "v1",
     },
 }
-
-
-@pytest.fixture
-async def svc(
-    registry: TestRegistry, repo_name: str, tmp_path: Path, secrets_env: None
-) -> AsyncIterator[Running]:
-    registry.push_image(repo_name, "v1", content="one")
-    path = service_config(
-        tmp_path,
-        db=f"sqlite:///{tmp_path / 'tw.db'}",
-        watches=[{"ref": f"{registry.host}/{repo_name}:v1", "interval": "1h"}],
-    )
-    async with running(load_settings(path)) as handle:
-        yield handle
 
 
 def sign(body: bytes, secret: str = GITHUB_SECRET) -> str:

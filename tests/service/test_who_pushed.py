@@ -3,12 +3,6 @@ shown in history and the API ("webhook by ci-bot")."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
 from tagwatch.web.payloads import (
     DistributionNotification,
@@ -17,7 +11,7 @@ from tagwatch.web.payloads import (
     GitHubPackageEvent,
     Push,
 )
-from tests.service.conftest import HOOK_SECRET, Running, eventually, running, service_config
+from tests.service.conftest import HOOK_SECRET, Running, eventually
 from tests.service.test_webhooks import DOCKERHUB, ECR, GITHUB, distribution_event
 from tests.support.registry import TestRegistry
 
@@ -60,20 +54,6 @@ def test_an_actor_name_is_one_bounded_line() -> None:
     [push] = DistributionNotification.model_validate(event).pushes()
     assert push is not None and push.by is not None
     assert "\n" not in push.by and len(push.by) == 255
-
-
-@pytest.fixture
-async def svc(
-    registry: TestRegistry, repo_name: str, tmp_path: Path, secrets_env: None
-) -> AsyncIterator[Running]:
-    registry.push_image(repo_name, "v1", content="one")
-    path = service_config(
-        tmp_path,
-        db=f"sqlite:///{tmp_path / 'tw.db'}",
-        watches=[{"ref": f"{registry.host}/{repo_name}:v1", "interval": "1h"}],
-    )
-    async with running(load_settings(path)) as handle:
-        yield handle
 
 
 async def test_a_repush_announced_by_webhook_is_recorded_with_who_pushed(
