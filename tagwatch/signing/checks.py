@@ -113,8 +113,10 @@ def _keyed_bundle(doc: dict[str, Any], digest: Digest, keys: PolicyKeys, via: st
     signed = _pae(payload_type, payload)
     for entry in signatures:
         sig = _b64(entry.get("sig")) if isinstance(entry, dict) else None
-        for key in keys.keys if sig is not None else ():
-            if sig is not None and key.verifies(sig, signed):
+        if sig is None:
+            continue
+        for key in keys.keys:
+            if key.verifies(sig, signed):
                 return _statement_finding(payload_type, payload, digest, key.name, via)
     return SignatureFinding(via, problem="signed with a key the policy does not name")
 
