@@ -1,4 +1,9 @@
-"""Service settings: the YAML file plus TAGWATCH_* environment overrides, validated up front."""
+"""Service settings: the YAML file plus TAGWATCH_* environment overrides, validated up front.
+
+Longer than one job's worth on purpose: it is the one model tree of the configuration, section by
+section, so that the JSON Schema (`config validate --schema`), the example file and the checks
+that name a problem's location all come from one place.
+"""
 
 from __future__ import annotations
 

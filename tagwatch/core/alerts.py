@@ -1,4 +1,8 @@
-"""Alerts: what to tell whom about a move or a skew finding, and each alert's idempotency key."""
+"""Alerts: what to tell whom about a move or a skew finding, and each alert's idempotency key.
+
+One module for every alert kind (move, signature, finding, resolved) because they share the
+payload shape and the key rule that makes delivery exactly-once; routing is in `core/routes`.
+"""
 
 from __future__ import annotations
 

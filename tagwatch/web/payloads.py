@@ -8,6 +8,7 @@ instead of surfacing as an AttributeError deep in the handler.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -53,11 +54,12 @@ class Push(NamedTuple):
     by: str | None = None
 
 
-class Payload(_Shape):
+class Payload(_Shape, ABC):
     """A webhook body; `pushes()` lists one entry per event (None: not a tag push)."""
 
+    @abstractmethod
     def pushes(self) -> list[Push | None]:
-        raise NotImplementedError
+        """The tags this body says were pushed, and by whom."""
 
     def pushed(self) -> list[ImageRef | None]:
         """The tags of `pushes()`, one entry per event."""
