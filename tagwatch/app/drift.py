@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from tagwatch.app.check import run_check
 from tagwatch.core.digests import Digest
+from tagwatch.core.drift import BaseDrift, DriftState, base_drift
 from tagwatch.core.moves import BuildInfo
-from tagwatch.core.pinning import BaseDrift, DriftState, base_drift
 from tagwatch.core.references import ImageRef
 from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import TagwatchError

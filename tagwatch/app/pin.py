@@ -11,21 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.files import Rewrite, Skipped, read_regular, replace_all
+from tagwatch.core.builds import same_build
 from tagwatch.core.digests import Digest
+from tagwatch.core.dockerfile_images import is_dockerfile
+from tagwatch.core.drift import moves_since
+from tagwatch.core.image_uses import ImageUse, UseState, consequence
 from tagwatch.core.moves import BuildInfo
-from tagwatch.core.pinning import (
-    Edit,
-    ImageUse,
-    UseState,
-    apply_edits,
-    consequence,
-    edit_for,
-    find_images,
-    is_dockerfile,
-    moves_since,
-    pinned_value,
-    same_build,
-)
+from tagwatch.core.pinning import Edit, apply_edits, edit_for, find_images, pinned_value
 from tagwatch.core.references import ImageRef
 from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import TagwatchError, UsageError

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tagwatch.app.drift import find_drift
-from tagwatch.core.pinning import DriftState
+from tagwatch.core.drift import DriftState
 from tagwatch.core.references import ImageRef
 from tagwatch.core.report import AuditReport, DriftRow, build_report
 from tagwatch.core.times import utcnow

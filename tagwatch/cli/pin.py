@@ -39,7 +39,7 @@ from tagwatch.cli.common import (
     table_time,
 )
 from tagwatch.core.admission import DEFAULT_EXCLUDED_NAMESPACES, PolicyEngine, policy_documents
-from tagwatch.core.pinning import RefKind, UseState, consequence
+from tagwatch.core.image_uses import RefKind, UseState, consequence
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import UsageError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tagwatch.core.digests import Digest
+from tagwatch.core.drift import DriftState, base_drift
 from tagwatch.core.moves import BuildInfo, Sighting, TagHistory
-from tagwatch.core.pinning import DriftState, base_drift
 from tagwatch.core.references import ImageRef
 from tests.pin.conftest import Run, as_json
 from tests.support.registry import TestRegistry

@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 
 from tagwatch.core.digests import Digest
-from tagwatch.core.pinning import (
-    RefKind,
-    UseState,
-    apply_edits,
-    edit_for,
-    find_images,
-    is_dockerfile,
-)
+from tagwatch.core.dockerfile_images import is_dockerfile
+from tagwatch.core.image_uses import RefKind, UseState
+from tagwatch.core.pinning import apply_edits, edit_for, find_images
 from tagwatch.errors import UsageError
 from tests.pin.conftest import Run, as_json
 
@@ -326,11 +321,11 @@ def test_aliases_are_reported_once() -> None:
 def test_spans_are_the_same_with_libyaml_and_pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
 
-    import tagwatch.core.pinning as pinning
+    import tagwatch.core.yaml_images as yaml_images
 
     text = WORKLOADS.replace("\n", "\r\n").replace("# every", "# évery €")
     fast = find_images(text, "w.yaml")
-    monkeypatch.setattr(pinning, "_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(yaml_images, "_LOADER", yaml.SafeLoader)
     slow = find_images(text, "w.yaml")
     assert fast == slow
     for use in fast:
