@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.metadata
 import pkgutil
 import re
+import sys
 import tomllib
 import types
 from pathlib import Path
@@ -14,7 +16,13 @@ import pytest
 
 import tagwatch
 
-PYPROJECT = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+ROOT = Path(__file__).parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _distribution(requirement: str) -> str:
+    """`psycopg[binary]>=3.1` -> `psycopg`, spelled as importlib.metadata spells it."""
+    return re.split(r"[\[<>=~!; ]", requirement)[0].lower().replace("_", "-")
 
 
 def test_all_lists_exactly_the_public_names() -> None:
@@ -57,7 +65,7 @@ def test_the_core_is_forbidden_every_runtime_dependency() -> None:
             by_distribution.setdefault(key, set()).add(module)
     wanted: set[str] = set()
     for requirement in PYPROJECT["project"]["dependencies"]:
-        distribution = re.split(r"[\[<>=~!; ]", requirement)[0].lower().replace("_", "-")
+        distribution = _distribution(requirement)
         modules = {m for m in by_distribution.get(distribution, set()) if not m.startswith("_")}
         assert modules, f"{distribution} is a dependency but installs no importable module"
         wanted |= modules
@@ -72,3 +80,36 @@ def test_the_adapters_are_independent_of_each_other() -> None:
     assert contract["type"] == "independence"
     modules = contract["modules"]
     assert isinstance(modules, list) and adapters <= set(modules)
+
+
+def _imported_packages() -> dict[str, str]:
+    """Each top-level package the code imports (TYPE_CHECKING and function-local imports too),
+    with one file that imports it."""
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "tagwatch").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                found.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_package_the_code_imports_is_a_declared_dependency() -> None:
+    # A package that arrives only through another's dependencies (httpx2 via lightkube,
+    # cryptography via sigstore) disappears when that one drops it: declare what we import.
+    declared = {_distribution(r) for r in PYPROJECT["project"]["dependencies"]}
+    installed = importlib.metadata.packages_distributions()
+    undeclared: dict[str, str] = {}
+    for package, where in _imported_packages().items():
+        if package in sys.stdlib_module_names or package == "tagwatch":
+            continue
+        distributions = {_distribution(d) for d in installed.get(package, [])}
+        if not distributions & declared:
+            undeclared[package] = f"{where} (from {', '.join(sorted(distributions)) or '?'})"
+    assert undeclared == {}, "imported but not in [project.dependencies]"
+    assert {"httpx2", "yaml", "jinja2", "cryptography"} <= set(_imported_packages())
