@@ -24,7 +24,8 @@ from tagwatch.app.routing import route_events
 from tagwatch.app.scheduler import Job, PlannedWatch, WatchPlan, build_scheduler
 from tagwatch.app.settings import BudgetSettings, ClusterEntry, Settings
 from tagwatch.core.artifacts import pattern_matches
-from tagwatch.core.moves import Source
+from tagwatch.core.digests import Digest
+from tagwatch.core.moves import Change, Source
 from tagwatch.core.references import ImageRef
 from tagwatch.core.skew_findings import SkewReport
 from tagwatch.core.times import iso_utc, utcnow
@@ -44,6 +45,10 @@ PARKED_BEYOND = timedelta(minutes=90)
 POLL_LEASE = "poll"
 #: Backoff for a webhook check that failed on our side: 0.5 s doubling to 30 s, jittered.
 WEBHOOK_RETRY = RetryPolicy(max_wait=30.0, base=0.5)
+#: Pauses before checking again a tag whose webhook named a digest the registry did not show
+#: yet: distribution sends its notification from the manifest store, before it points the tag
+#: at the new manifest, so a fast check still reads the old digest (about 6 s in all).
+WEBHOOK_SETTLE = (0.2, 0.4, 0.8, 1.6, 3.2)
 
 
 def build_destinations(settings: Settings, *, store: Store | None = None) -> dict[str, Destination]:
@@ -88,6 +93,7 @@ class _Ticket:
     task: asyncio.Task[list[CheckResult]] | None = None
     again: bool = False
     pushed_by: str | None = None  # who pushed, per the latest webhook for the tag
+    announced: Digest | None = None  # the digest the latest webhook for the tag named
 
 
 class Service:
@@ -375,14 +381,17 @@ class Service:
     # -- webhooks ----------------------------------------------------------------------
 
     def trigger(
-        self, ref: ImageRef, *, pushed_by: str | None = None
+        self, ref: ImageRef, *, pushed_by: str | None = None, announced: Digest | None = None
     ) -> asyncio.Task[list[CheckResult]] | None:
         """Check `ref` now (a webhook said it was pushed); None when no watch covers it.
 
         Only the registry's answer is recorded (with `pushed_by`, what the authenticated
         webhook said of who pushed, when the check finds a move), so a forged webhook cannot
         write a digest. Webhooks for a tag being checked right now coalesce into one more
-        check after it (the running one may have asked before this push landed).
+        check after it (the running one may have asked before this push landed). When the
+        webhook `announced` a digest and the registry still shows another, the tag is checked
+        again a few times over a few seconds (`WEBHOOK_SETTLE`): the registry may not point
+        the tag at the new manifest yet.
         """
         if self._stopping or ref.tag is None or not self.covers(ref):
             return None
@@ -391,8 +400,9 @@ class Service:
         if ticket is not None and ticket.task is not None and not ticket.task.done():
             ticket.again = True
             ticket.pushed_by = pushed_by
+            ticket.announced = announced
             return ticket.task
-        ticket = self._webhook_checks[key] = _Ticket(key, pushed_by=pushed_by)
+        ticket = self._webhook_checks[key] = _Ticket(key, pushed_by=pushed_by, announced=announced)
         task: asyncio.Task[list[CheckResult]] = self._spawn(self._webhook_check(ticket))
         ticket.task = task
         return task
@@ -400,6 +410,7 @@ class Service:
     async def _webhook_check(self, ticket: _Ticket) -> list[CheckResult]:
         results: list[CheckResult] = []
         failures = 0
+        settles = 0
         while True:
             ticket.again = False
             pushers = {ticket.ref: ticket.pushed_by} if ticket.pushed_by else None
@@ -433,8 +444,16 @@ class Service:
             self._account(ticket.ref.registry, batch, Source.WEBHOOK)
             if any(r.move is not None and r.move.is_move for r in batch):
                 self._deliver_now.set()
-            if not ticket.again or self._stopping:
+            if self._stopping:
                 return results
+            if ticket.again:
+                continue
+            if not _shows(batch, ticket.announced) and settles < len(WEBHOOK_SETTLE):
+                if not await self._pause(WEBHOOK_SETTLE[settles]):
+                    return results
+                settles += 1
+                continue
+            return results
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep `seconds`, cut short by stop(); whether the service is still running."""
@@ -582,6 +601,18 @@ class Service:
             )
         checks["reasons"] = reasons  # empty when ready: why not, in words
         return checks
+
+
+def _shows(batch: Sequence[CheckResult], announced: Digest | None) -> bool:
+    """Whether a webhook check is done with what its webhook announced: anything but the
+    registry showing the tag unchanged on another digest than the webhook named."""
+    if announced is None:
+        return True
+    return not any(
+        r.move is not None and r.move.change is Change.UNCHANGED and r.move.to_digest != announced
+        for r in batch
+        if r.error is None
+    )
 
 
 def math_ceil(value: float) -> int:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import InvalidReference
 
@@ -48,10 +49,12 @@ class _Shape(BaseModel):
 
 
 class Push(NamedTuple):
-    """A tag the webhook says was pushed, and who pushed it when the sender says so."""
+    """A tag the webhook says was pushed, who pushed it and the digest it names, when the
+    sender says so (never recorded: only the registry's answer is)."""
 
     ref: ImageRef
     by: str | None = None
+    digest: Digest | None = None
 
 
 class Payload(_Shape, ABC):
@@ -66,9 +69,16 @@ class Payload(_Shape, ABC):
         return [p.ref if p is not None else None for p in self.pushes()]
 
 
-def _push(raw: str, by: str | None) -> Push | None:
+def _push(raw: str, by: str | None, digest: str | None = None) -> Push | None:
     ref = _parse(raw)
-    return None if ref is None else Push(ref, _actor(by))
+    return None if ref is None else Push(ref, _actor(by), _digest(digest))
+
+
+def _digest(raw: str | None) -> Digest | None:
+    try:
+        return Digest.parse(raw) if raw else None
+    except ValueError:
+        return None
 
 
 def _actor(name: str | None) -> str | None:
@@ -94,6 +104,7 @@ class _DistributionTarget(_Shape):
     media_type: str | None = Field(default=None, alias="mediaType")
     repository: str | None = None
     tag: str | None = None
+    digest: str | None = None
     url: str | None = None
 
 
@@ -121,7 +132,7 @@ class _DistributionEvent(_Shape):
         if not host or not target.repository:
             return None
         by = self.actor.name if self.actor else None
-        return _push(f"{host}/{target.repository}:{target.tag}", by)
+        return _push(f"{host}/{target.repository}:{target.tag}", by, target.digest)
 
 
 class _HarborResource(_Shape):

@@ -135,7 +135,9 @@ def _trigger(service: Service, pushes: Iterable[Push | None]) -> Accepted:
     checks: list[str] = []
     ignored = 0
     for push in pushes:
-        if push is not None and service.trigger(push.ref, pushed_by=push.by) is not None:
+        if push is None:
+            ignored += 1
+        elif service.trigger(push.ref, pushed_by=push.by, announced=push.digest) is not None:
             checks.append(str(push.ref))
         else:
             ignored += 1

@@ -3,6 +3,7 @@ shown in history and the API ("webhook by ci-bot")."""
 
 from __future__ import annotations
 
+from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
 from tagwatch.web.payloads import (
     DistributionNotification,
@@ -15,6 +16,8 @@ from tests.service.conftest import HOOK_SECRET, Running, eventually
 from tests.service.test_webhooks import DOCKERHUB, ECR, GITHUB, distribution_event
 from tests.support.registry import TestRegistry
 
+ZERO = "sha256:" + "0" * 64  # the digest distribution_event names
+
 
 def test_each_vendor_payload_names_who_pushed() -> None:
     # The documented fields: distribution `actor.name`, Harbor `operator`, Docker Hub
@@ -22,7 +25,7 @@ def test_each_vendor_payload_names_who_pushed() -> None:
     event = distribution_event("registry.example", "team/app", "v1")
     event["events"][0]["actor"] = {"name": "ci-bot"}
     assert DistributionNotification.model_validate(event).pushes() == [
-        Push(ImageRef.parse("registry.example/team/app:v1"), "ci-bot")
+        Push(ImageRef.parse("registry.example/team/app:v1"), "ci-bot", Digest.parse(ZERO))
     ]
     harbor = {
         "type": "PUSH_ARTIFACT",
