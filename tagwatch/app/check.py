@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from tagwatch.registry import RegistryClient
     from tagwatch.store import Store, StoreTx
 
-__all__ = ["CheckResult", "run_check"]
+__all__ = ["CheckResult", "Checker", "run_check"]
 
 log = logging.getLogger(__name__)
 
@@ -241,3 +241,33 @@ async def run_check(
                 min(o.seen_at for o in unchanged),
             )
     return [by_ref[ref] for ref in tags]
+
+
+@dataclass(frozen=True, slots=True)
+class Checker:
+    """`run_check` bound to what the service checks with: the registry, the store, the clock
+    and the signing judge (polling and webhook checks share one)."""
+
+    registry: RegistryClient
+    store: Store
+    now: Callable[[], datetime] = utcnow
+    signatures: SignatureJudge | None = None
+
+    async def check(
+        self,
+        refs: Sequence[ImageRef],
+        *,
+        source: Source,
+        concurrency: int = 128,
+        pushed_by: Mapping[ImageRef, str] | None = None,
+    ) -> list[CheckResult]:
+        return await run_check(
+            refs,
+            registry=self.registry,
+            store=self.store,
+            now=self.now,
+            source=source,
+            concurrency=concurrency,
+            signatures=self.signatures,
+            pushed_by=pushed_by,
+        )

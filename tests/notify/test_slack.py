@@ -383,7 +383,7 @@ def test_blocks_slack_would_refuse_are_a_permanent_failure(slack: FakeSlack) -> 
 def test_the_service_destinations_keep_thread_roots_in_its_database(
     slack: FakeSlack, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tagwatch.app.service import build_destinations
+    from tagwatch.app.delivery import build_destinations
     from tagwatch.app.settings import load_settings
 
     config = tmp_path / "tagwatch.yaml"

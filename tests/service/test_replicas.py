@@ -42,7 +42,7 @@ async def test_two_replicas_neither_double_poll_nor_double_alert_and_one_takes_o
 
         # Replica A dies without releasing its lease (no graceful stop): B takes over.
         a.service.scheduler.shutdown(wait=False)
-        a.service._stopping = True
+        a.service.tasks.stopping = True
         await eventually(lambda: b.service.leader, within=8)
         third = registry.push_image(repo_name, "v1", content="three")
         await eventually(lambda: len(slack.posts) >= 2, within=10)

@@ -46,7 +46,7 @@ async def test_a_webhook_check_that_fails_on_the_database_is_retried_until_it_is
     secrets_env: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="tagwatch.app.service")
+    caplog.set_level(logging.WARNING, logger="tagwatch.app.webhook_checks")
     pushed = registry.push_image(repo_name, "v1", content="one")
     ref = ImageRef.parse(f"{registry.host}/{repo_name}:v1")
     path = service_config(tmp_path, db=pg_url, watches=[{"ref": str(ref), "interval": "1h"}])
