@@ -7,7 +7,7 @@ import os
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from tagwatch.app.backfill import BackfillResult, run_backfill
 from tagwatch.app.context import command_settings, store_and_registry, vendor_apis
@@ -23,7 +23,9 @@ from tagwatch.cli.common import (
     parse_refs,
     print_data,
     progress,
+    table_time,
 )
+from tagwatch.cli.tables import DIGEST_WIDTH, TIME_WIDTH, Column, digest_cell, print_table
 from tagwatch.core.references import ImageRef
 
 _STYLE = {
@@ -42,6 +44,16 @@ async def _backfill(
         vendor_apis(os.environ) as providers,
     ):
         return await run_backfill(refs, providers=providers, registry=registry, store=store)
+
+
+_COLUMNS = (
+    Column("REF", identifies=True),
+    Column("STATUS", min_width=16),
+    Column("DIGEST", min_width=DIGEST_WIDTH),
+    Column("SINCE", min_width=TIME_WIDTH),
+    Column("CERTAIN", min_width=7),
+    Column("REGISTRY DIGEST", wide=True),
+)
 
 
 @handle_errors
@@ -68,20 +80,23 @@ def backfill(
     if output.structured:
         print_data([r.to_json() for r in results], output)
     else:
-        table = Table(
-            "REF", "STATUS", "DIGEST", "SINCE", "CERTAIN", box=None, show_header=not no_headers
+        wide = output.is_wide
+        print_table(
+            _COLUMNS,
+            [
+                [
+                    str(r.ref),
+                    Text(r.status.value, style=_STYLE.get(r.status.value, "bold red")),
+                    digest_cell(r.digest, wide=wide),
+                    table_time(r.since),
+                    "-" if r.certain is None else ("yes" if r.certain else "approx."),
+                    digest_cell(r.registry_digest, wide=wide),
+                ]
+                for r in results
+            ],
+            headers=not no_headers,
+            wide=wide,
         )
-        for r in results:
-            row = r.to_json()
-            status = row["status"]
-            table.add_row(
-                row["ref"],
-                f"[{_STYLE.get(status, 'bold red')}]{status}[/]",
-                r.digest.short if r.digest else "-",
-                row["since"] or "-",
-                "-" if r.certain is None else ("yes" if r.certain else "approx."),
-            )
-        console.print(table)
         for r in results:
             if r.status.value != "already_recorded":
                 stream = console if r.ok else err_console

@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.context import command_settings, judge_for, registry_client, store_for
@@ -16,13 +16,14 @@ from tagwatch.cli.common import (
     NoHeadersOption,
     Output,
     OutputOption,
-    console,
     err_console,
     handle_errors,
     parse_refs,
     print_data,
     progress,
+    table_time,
 )
+from tagwatch.cli.tables import DIGEST_WIDTH, Column, digest_cell, print_table
 from tagwatch.core.references import ImageRef
 
 _STYLE = {
@@ -47,6 +48,39 @@ async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> li
             return []
         async with registry_client(settings.registry_settings()) as registry:
             return await run_check(refs, registry=registry, store=store, signatures=judge)
+
+
+_COLUMNS = (
+    Column("REF", identifies=True),
+    Column("CHANGE", min_width=10),
+    Column("DIGEST", min_width=DIGEST_WIDTH),
+    Column("PREVIOUS", min_width=DIGEST_WIDTH, drop=1),
+    Column("PLATFORMS"),
+    Column("REVISION", drop=2),
+    Column("SOURCE", wide=True),
+    Column("DETECTED", wide=True),
+)
+
+
+def _print_table(results: list[CheckResult], *, headers: bool, wide: bool) -> None:
+    rows = []
+    for r in results:
+        row = r.to_json()
+        change = row["change"]
+        platforms = row["platforms"]
+        rows.append(
+            [
+                row["ref"],
+                Text(change, style=_STYLE.get(change, "")),
+                digest_cell(r.digest, wide=wide),
+                digest_cell(r.move.from_digest if r.move else None, wide=wide),
+                (",".join(platforms) if wide else str(len(platforms))) if platforms else "-",
+                (row["revision"] or "-") if wide else (row["revision"] or "-")[:12],
+                row["source"] or "-",
+                table_time(r.move.detected_at if r.move else None),
+            ]
+        )
+    print_table(_COLUMNS, rows, headers=headers, wide=wide)
 
 
 @handle_errors
@@ -80,28 +114,7 @@ def check(
     if output.structured:
         print_data([r.to_json() for r in results], output)
     else:
-        table = Table(
-            "REF",
-            "CHANGE",
-            "DIGEST",
-            "PREVIOUS",
-            "PLATFORMS",
-            "REVISION",
-            box=None,
-            show_header=not no_headers,
-        )
-        for r in results:
-            row = r.to_json()
-            change = row["change"]
-            table.add_row(
-                row["ref"],
-                f"[{_STYLE.get(change, '')}]{change}[/]",
-                r.digest.short if r.digest else "-",
-                r.move.from_digest.short if r.move and r.move.from_digest else "-",
-                str(len(row["platforms"])) if row["platforms"] else "-",
-                (row["revision"] or "-")[:12],
-            )
-        console.print(table)
+        _print_table(results, headers=not no_headers, wide=output.is_wide)
     for r in results:  # with -o json too: the JSON has the error, stderr says it for humans
         if r.error:
             err_console.print(f"error: {r.ref}: {r.error}", markup=False)

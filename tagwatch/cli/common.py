@@ -29,6 +29,7 @@ __all__ = [
     "ConfigOption",
     "DbOption",
     "ExitCode",
+    "LinesOutputOption",
     "NoHeadersOption",
     "Output",
     "OutputOption",
@@ -82,6 +83,7 @@ ConfigOption = Annotated[
 
 class Output(StrEnum):
     table = "table"
+    wide = "wide"
     json = "json"
     yaml = "yaml"
 
@@ -90,11 +92,17 @@ class Output(StrEnum):
         """JSON or YAML: the same data, for scripts (`print_data`)."""
         return self.value in ("json", "yaml")
 
+    @property
+    def is_wide(self) -> bool:
+        """`-o wide`: the table with every column and whole values (tagwatch.cli.tables)."""
+        return self.value == "wide"
+
 
 class TabularOutput(StrEnum):
     """For listings that also make sense as CSV (the audit trail)."""
 
     table = "table"
+    wide = "wide"
     json = "json"
     yaml = "yaml"
     csv = "csv"
@@ -103,8 +111,19 @@ class TabularOutput(StrEnum):
     def structured(self) -> bool:
         return self.value in ("json", "yaml")
 
+    @property
+    def is_wide(self) -> bool:
+        return self.value == "wide"
 
-OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table, json or yaml.")]
+
+OutputOption = Annotated[
+    Output,
+    typer.Option("--output", "-o", help="table, wide (every column, whole values), json or yaml."),
+]
+#: For commands that print lines, not a table: `wide` prints them as `table` does.
+LinesOutputOption = Annotated[
+    Output, typer.Option("--output", "-o", help="json, yaml: for scripts (wide: as table).")
+]
 NoHeadersOption = Annotated[
     bool,
     typer.Option(

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from tagwatch.app.check import signature_json
 from tagwatch.app.context import command_settings, store_for
@@ -26,6 +25,7 @@ from tagwatch.cli.common import (
     print_data,
     table_time,
 )
+from tagwatch.cli.tables import DIGEST_WIDTH, TIME_WIDTH, Column, digest_cell, print_table
 from tagwatch.core.moves import TagHistory, TagMove
 from tagwatch.core.references import ImageRef
 from tagwatch.core.signing import SignatureVerdict
@@ -69,7 +69,10 @@ def history(
         str | None, typer.Option(help="What did REF point to at this time? ISO 8601 or a span ago.")
     ] = None,
     output: Annotated[
-        TabularOutput, typer.Option("--output", "-o", help="table, json, yaml or csv.")
+        TabularOutput,
+        typer.Option(
+            "--output", "-o", help="wide: more columns, whole values; json, yaml, csv: for scripts."
+        ),
     ] = TabularOutput.table,
     no_headers: NoHeadersOption = False,
     db: DbOption = None,
@@ -106,28 +109,44 @@ def history(
             writer.writeheader()
             writer.writerows(_csv_row(m, v) for m, v in signed)
         else:
-            table = Table(
-                "DETECTED",
-                "REF",
-                "CHANGE",
-                "FROM",
-                "TO",
-                "SOURCE",
-                "SIGNATURE",
-                box=None,
-                show_header=not no_headers,
-            )
-            for m, verdict in signed:
-                table.add_row(
-                    table_time(m.detected_at),
-                    str(m.ref),
-                    m.change.value,
-                    m.from_digest.short if m.from_digest else "-",
-                    m.to_digest.short if m.to_digest else "-",
-                    f"{m.source.value} by {m.pushed_by}" if m.pushed_by else m.source.value,
-                    verdict.status.value if verdict else "-",
-                )
-            console.print(table)
+            _print_table(signed, headers=not no_headers, wide=output.is_wide)
+
+
+_COLUMNS = (
+    Column("DETECTED", min_width=TIME_WIDTH),
+    Column("REF", identifies=True),
+    Column("CHANGE", drop=1),
+    # The row before says FROM already (it is that move's TO): the first to go on a narrow
+    # screen; TO, what the tag pointed to, the last.
+    Column("FROM", min_width=DIGEST_WIDTH, drop=3),
+    Column("TO", min_width=DIGEST_WIDTH),
+    Column("SOURCE", drop=2),
+    Column("SIGNATURE", drop=1),
+    Column("SIGNED BY", wide=True),
+    Column("WINDOW START", wide=True),
+    Column("SAME IMAGES", wide=True),
+)
+
+
+def _print_table(
+    signed: Iterable[tuple[TagMove, SignatureVerdict | None]], *, headers: bool, wide: bool
+) -> None:
+    rows = [
+        [
+            table_time(m.detected_at),
+            str(m.ref),
+            m.change.value,
+            digest_cell(m.from_digest, wide=wide),
+            digest_cell(m.to_digest, wide=wide),
+            f"{m.source.value} by {m.pushed_by}" if m.pushed_by else m.source.value,
+            verdict.status.value if verdict else "-",
+            (verdict.signed_by if verdict else None) or "-",
+            table_time(m.window_start),
+            "yes" if m.same_images else "no",
+        ]
+        for m, verdict in signed
+    ]
+    print_table(_COLUMNS, rows, headers=headers, wide=wide)
 
 
 _FIELDS = [

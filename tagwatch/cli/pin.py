@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from tagwatch.app.context import command_settings, store_and_registry, store_maybe_registry
 from tagwatch.app.drift import DriftResult, find_drift
@@ -25,6 +25,7 @@ from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
     ExitCode,
+    LinesOutputOption,
     NoHeadersOption,
     Output,
     OutputOption,
@@ -37,6 +38,15 @@ from tagwatch.cli.common import (
     print_yaml_documents,
     progress,
     table_time,
+)
+from tagwatch.cli.tables import (
+    DIGEST_WIDTH,
+    TIME_WIDTH,
+    Cell,
+    Column,
+    digest_cell,
+    print_table,
+    ref_cell,
 )
 from tagwatch.core.admission import DEFAULT_EXCLUDED_NAMESPACES, PolicyEngine, policy_documents
 from tagwatch.core.image_uses import RefKind, UseState, consequence
@@ -82,7 +92,7 @@ def lint(
             show_default=False,
         ),
     ] = None,
-    output: OutputOption = Output.table,
+    output: LinesOutputOption = Output.table,
     policy: Annotated[
         PolicyEngine | None,
         typer.Option(
@@ -190,7 +200,7 @@ def pin(
             help="Re-pin references whose tag has moved away from their pinned digest.",
         ),
     ] = False,
-    output: OutputOption = Output.table,
+    output: LinesOutputOption = Output.table,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -302,33 +312,7 @@ def drift(
     if output.structured:
         print_data([r.to_json() for r in results], output)
     else:
-        table = Table(
-            "IMAGE",
-            "STATE",
-            "BASE",
-            "BUILT ON",
-            "BASE NOW",
-            "BEHIND",
-            "BASE MOVED",
-            box=None,
-            show_header=not no_headers,
-        )
-        for r in results:
-            row = r.to_json()
-            d = r.drift
-            behind = ""
-            if r.behind and d is not None:
-                behind = f"{d.moves_behind}{'' if d.exact else '+'}"
-            table.add_row(
-                escape(row["ref"]),
-                f"[{_DRIFT_STYLE[r.state]}]{r.state}[/]",
-                escape(row["base"] or "-"),
-                d.base_digest.short if d and d.base_digest else "-",
-                d.base_now.short if d and d.base_now else "-",
-                behind or "-",
-                table_time(d.moved_at) if d else "-",
-            )
-        console.print(table)
+        _print_drift(results, headers=not no_headers, wide=output.is_wide)
         for r in results:
             reason = r.error or (r.drift.reason if r.drift else "")
             if reason and (r.error or r.behind):
@@ -339,3 +323,37 @@ def drift(
         raise typer.Exit(ExitCode.FOUND)
     if any(r.error for r in results):
         raise typer.Exit(ExitCode.UNKNOWN)
+
+
+_DRIFT_COLUMNS = (
+    Column("IMAGE", identifies=True),
+    Column("STATE", min_width=7),
+    Column("BASE", min_width=12),
+    Column("BUILT ON", min_width=DIGEST_WIDTH),
+    Column("BASE NOW", min_width=DIGEST_WIDTH, drop=1),
+    Column("BEHIND", min_width=6),
+    Column("BASE MOVED", min_width=TIME_WIDTH, drop=2),
+    Column("DIGEST", wide=True),
+    Column("REASON", wide=True),
+)
+
+
+def _print_drift(results: list[DriftResult], *, headers: bool, wide: bool) -> None:
+    rows: list[list[Cell]] = []
+    for r in results:
+        d = r.drift
+        behind = f"{d.moves_behind}{'' if d.exact else '+'}" if r.behind and d is not None else "-"
+        rows.append(
+            [
+                str(r.ref),
+                Text(r.state, style=_DRIFT_STYLE[r.state]),
+                ref_cell(str(d.base), wide=wide) if d and d.base else "-",
+                digest_cell(d.base_digest if d else None, wide=wide),
+                digest_cell(d.base_now if d else None, wide=wide),
+                behind,
+                table_time(d.moved_at) if d else "-",
+                digest_cell(d.digest if d else None, wide=wide),
+                r.error or (d.reason if d else None) or "-",
+            ]
+        )
+    print_table(_DRIFT_COLUMNS, rows, headers=headers, wide=wide)

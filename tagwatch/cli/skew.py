@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import msgspec
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from tagwatch.app.context import cluster_client, command_settings, store_maybe_registry
 from tagwatch.app.skew import ScanResult, report_json, scan_skew
@@ -20,6 +20,7 @@ from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
     ExitCode,
+    LinesOutputOption,
     NoHeadersOption,
     Output,
     OutputOption,
@@ -30,9 +31,11 @@ from tagwatch.cli.common import (
     progress,
     table_time,
 )
+from tagwatch.cli.tables import DIGEST_WIDTH, Cell, Column, digest_cell, print_table, ref_cell
 from tagwatch.cluster import ClusterSettings
 from tagwatch.core.durations import parse_duration
 from tagwatch.core.skew import PodState, WorkloadFinding
+from tagwatch.core.workloads import ImageKey
 from tagwatch.errors import UsageError
 
 if TYPE_CHECKING:
@@ -165,31 +168,47 @@ def _status(f: WorkloadFinding) -> str:
     return "[green]ok[/]"
 
 
-def _print_table(result: ScanResult, *, headers: bool = True) -> None:
+_COLUMNS = (
+    Column("NAMESPACE", identifies=True),
+    Column("WORKLOAD", identifies=True),
+    Column("CONTAINER", identifies=True),
+    # On a narrow screen the verdict stays longest; the digests and the image go first.
+    Column("IMAGE", min_width=12, drop=2),
+    Column("STATUS", min_width=11),
+    Column("RUNNING", min_width=DIGEST_WIDTH, drop=1),
+    Column("TAG NOW", min_width=DIGEST_WIDTH, drop=3),
+    Column("PODS", wide=True),
+    Column("NODES", wide=True),
+    Column("PLATFORMS", wide=True),
+)
+
+
+def _row(f: WorkloadFinding, *, wide: bool) -> list[Cell]:
+    def digest(key: ImageKey) -> str:
+        return str(key) if wide else f"{key.short}…"
+
+    running = ", ".join(f"{digest(d)} x{len(p)}" for d, p in f.digests.items()) or "-"
+    nodes = sorted({p.node for p in f.pods if p.node})
+    platforms = sorted({str(p.platform) for p in f.pods if p.platform})
+    ready = sum(1 for p in f.pods if p.ready)
+    return [
+        f.key.namespace,
+        f"{f.key.kind.lower()}/{f.key.name}",
+        f.container,
+        ref_cell(f.image, wide=wide),
+        Text.from_markup(_status(f)),
+        running,
+        digest_cell(f.tag_digest_now, wide=wide),
+        f"{ready}/{len(f.pods)} ready",
+        ",".join(nodes) or "-",
+        ",".join(platforms) or "-",
+    ]
+
+
+def _print_table(result: ScanResult, *, headers: bool = True, wide: bool = False) -> None:
     report = result.report
-    table = Table(
-        "NAMESPACE",
-        "WORKLOAD",
-        "CONTAINER",
-        "IMAGE",
-        "STATUS",
-        "RUNNING",
-        "TAG NOW",
-        box=None,
-        show_header=headers,
-    )
-    for f in report.findings:
-        running = ", ".join(f"{d.short} x{len(p)}" for d, p in f.digests.items()) or "-"
-        table.add_row(
-            f.key.namespace,
-            f"{f.key.kind.lower()}/{f.key.name}",
-            f.container,
-            f.image,
-            _status(f),
-            running,
-            f.tag_digest_now.short if f.tag_digest_now else "-",
-        )
-    console.print(table)
+    rows = [_row(f, wide=wide) for f in report.findings]
+    print_table(_COLUMNS, rows, headers=headers, wide=wide)
     for f in report.findings:
         if not (f.skewed or f.at_risk or f.stuck_rollout):
             continue
@@ -300,7 +319,7 @@ def skew(
     elif output is Output.json:
         _print_json(report_json(result))
     else:
-        _print_table(result, headers=not no_headers)
+        _print_table(result, headers=not no_headers, wide=output.is_wide)
     if result.report.failed:
         raise typer.Exit(ExitCode.FOUND)
     if result.refresh_errors:
@@ -346,7 +365,7 @@ def verify(
     context: ContextOption = None,
     kubeconfig: KubeconfigOption = None,
     offline: OfflineOption = False,
-    output: OutputOption = Output.table,
+    output: LinesOutputOption = Output.table,
     cluster: ClusterOption = None,
     db: DbOption = None,
     config: ConfigOption = None,

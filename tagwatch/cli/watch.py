@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from tagwatch.app.context import command_settings, store_for
 from tagwatch.cli.common import (
@@ -19,7 +18,9 @@ from tagwatch.cli.common import (
     handle_errors,
     parse_refs,
     print_data,
+    table_time,
 )
+from tagwatch.cli.tables import TIME_WIDTH, Column, print_table
 from tagwatch.core.durations import parse_duration
 from tagwatch.core.times import iso_utc
 from tagwatch.errors import UsageError
@@ -111,19 +112,31 @@ def list_(
     if output.structured:
         print_data(rows, output)
         return
-    table = Table(
-        "REF", "SOURCE", "INTERVAL", "LABELS", "ADDED", box=None, show_header=not no_headers
+    added = {str(w.ref): table_time(w.added_at) for w in stored}
+    print_table(
+        _COLUMNS,
+        [
+            [
+                str(row["ref"]),
+                str(row["source"]),
+                f"{row['interval_seconds']}s" if row["interval_seconds"] else "default",
+                ",".join(f"{k}={v}" for k, v in row["labels"].items()) or "-",
+                added[str(row["ref"])] if row["source"] == "database" else "-",
+            ]
+            for row in rows
+        ],
+        headers=not no_headers,
+        wide=output.is_wide,
     )
-    for row in rows:
-        added = row["added_at"]
-        table.add_row(
-            str(row["ref"]),
-            str(row["source"]),
-            f"{row['interval_seconds']}s" if row["interval_seconds"] else "default",
-            ",".join(f"{k}={v}" for k, v in row["labels"].items()),
-            f"{str(added)[:19]}Z" if added else "-",  # ISO 8601 to the second
-        )
-    console.print(table)
+
+
+_COLUMNS = (
+    Column("REF", identifies=True),
+    Column("SOURCE", min_width=8),
+    Column("INTERVAL", min_width=8),
+    Column("LABELS", drop=1),
+    Column("ADDED", min_width=TIME_WIDTH),
+)
 
 
 @watch_app.command("remove")
