@@ -26,6 +26,7 @@ __all__ = [
     "BuildRow",
     "ClusterFindingsRow",
     "EpisodeRow",
+    "ImageLayersRow",
     "LeaseRow",
     "MoveEventRow",
     "OutboxRow",
@@ -153,6 +154,16 @@ class BuildPlatformRow(Base):
     )
     platform: Mapped[str] = mapped_column(String(128), primary_key=True)
     child_digest: Mapped[str] = mapped_column(DIGEST)
+
+
+class ImageLayersRow(Base):
+    """The layer list of one platform image, bottom first; a digest never changes, so one row."""
+
+    __tablename__ = "image_layers"
+
+    digest: Mapped[str] = mapped_column(DIGEST, primary_key=True)
+    layers: Mapped[list[Any]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime]
 
 
 class OutboxRow(Base):

@@ -31,6 +31,7 @@ from tagwatch.store.builds import BuildsMixin
 from tagwatch.store.engine import _first_line, make_engine, safe_url
 from tagwatch.store.episodes import Episodes, Findings
 from tagwatch.store.events import Events
+from tagwatch.store.layers import LayersMixin
 from tagwatch.store.leases import Leases
 from tagwatch.store.models import Base, SightingRow
 from tagwatch.store.outbox import Outbox, OutboxItem
@@ -46,7 +47,7 @@ __all__ = ["OutboxItem", "Store", "StoreTx", "Watch"]
 log = logging.getLogger(__name__)
 
 
-class StoreTx(WatchesMixin, BuildsMixin, ThreadRootsMixin, SignaturesMixin):
+class StoreTx(WatchesMixin, BuildsMixin, LayersMixin, ThreadRootsMixin, SignaturesMixin):
     """The repository inside one transaction. It never commits: `Store.begin()` does."""
 
     def __init__(self, session: Session) -> None:

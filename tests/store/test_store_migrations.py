@@ -32,6 +32,7 @@ TABLES = {
     "move_events",
     "episodes",
     "cluster_findings",
+    "image_layers",
 }
 
 
