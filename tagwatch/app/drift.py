@@ -1,4 +1,9 @@
-"""Base-image drift: which images are built on a base digest their base tag has moved away from."""
+"""Base-image drift: which images are built on a base digest their base tag has moved away from.
+
+The base of each image is found by `app/bases.py` (annotations, provenance, layers); the
+watched tags are the base tags layer matching compares with, those labelled
+`purpose: base-image` first.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tagwatch.app.bases import BASE_IMAGE_LABEL, BaseFinder, preferred_platform
 from tagwatch.app.check import run_check
 from tagwatch.core.digests import Digest
-from tagwatch.core.drift import BaseDrift, DriftState, base_drift
-from tagwatch.core.moves import BuildInfo
+from tagwatch.core.drift import BaseDrift, BaseFinding, DriftState, judge_base
+from tagwatch.core.moves import BuildInfo, TagHistory
 from tagwatch.core.references import ImageRef
 from tagwatch.core.times import iso_utc, utcnow
 from tagwatch.errors import TagwatchError
@@ -49,8 +55,12 @@ class DriftResult:
             "base_now": _str(d.base_now if d else None),
             "moves_behind": d.moves_behind if d and d.state is DriftState.BEHIND else 0,
             "moves_behind_exact": d.exact if d else True,
+            "found_by": d.found_by.value if d and d.found_by else None,
+            "base_current_from": iso_utc(d.current_from if d else None),
             "base_moved_at": iso_utc(d.moved_at if d else None),
+            "base_last_moved_at": iso_utc(d.last_moved_at if d else None),
             "base_window_start": iso_utc(d.window_start if d else None),
+            "rebuild": self.behind,
             "reason": (d.reason or None) if d else None,
             "error": self.error,
         }
@@ -58,21 +68,6 @@ class DriftResult:
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
-
-
-def _base_of(build: BuildInfo | None) -> ImageRef | None:
-    raw = build.label("base.name") if build else None
-    if not raw or not (build and build.label("base.digest")):
-        return None
-    try:
-        ref = ImageRef.parse(raw)
-    except ValueError:
-        return None
-    return ref.without_digest() if ref.tag is not None else None
-
-
-#: The platform whose labels stand for a multi-arch image's base, when it has one.
-_PREFERRED_PLATFORM = "linux/amd64"
 
 
 async def _labelled(
@@ -83,13 +78,10 @@ async def _labelled(
     BuildKit labels each platform image with its own base (that platform's child of the base
     index); the base's recorded index lists those children, so either platform compares.
     """
-    if build is None or not build.is_index or _base_of(build) is not None or not build.platforms:
+    if build is None or not build.is_index or build.label("base.name") or not build.platforms:
         return build
-    platform = (
-        _PREFERRED_PLATFORM if _PREFERRED_PLATFORM in build.platforms else min(build.platforms)
-    )
     try:
-        child = await registry.describe(ref, build.platforms[platform])
+        child = await registry.describe(ref, build.platforms[preferred_platform(build.platforms)])
     except TagwatchError:
         return build  # judged as unlabelled; the check itself succeeded
     return BuildInfo(build.media_type, build.platforms, {**child.labels, **build.labels})
@@ -140,23 +132,60 @@ async def find_drift(
         for ref, (digest, build) in list(current.items()):
             current[ref] = (digest, await _labelled(ref, build, registry))
 
-    bases = list(dict.fromkeys(b for _, build in current.values() if (b := _base_of(build))))
-    if registry is not None and bases:
+    with store.begin() as tx:
+        watched = sorted(
+            tx.watches(),
+            key=lambda w: (w.labels.get(BASE_IMAGE_LABEL[0]) != BASE_IMAGE_LABEL[1], str(w.ref)),
+        )
+    base_tags = [w.ref for w in watched]
+    checked = set(images)
+    if registry is not None:
+        # Fresh histories of the base tags, so layer matching sees each one's newest build.
+        await run_check(
+            [b for b in base_tags if b not in checked], registry=registry, store=store, now=now
+        )
+        checked.update(base_tags)
+    finder = BaseFinder(store, registry, base_tags, *_recorded(store, base_tags), now=now)
+    findings: dict[ImageRef, BaseFinding | str] = {}
+    for ref, (digest, build) in current.items():
+        findings[ref] = (
+            await finder.find(ref, digest, build) if digest is not None else "the tag is gone"
+        )
+
+    bases = list(
+        dict.fromkeys(
+            f.base.without_digest()
+            for f in findings.values()
+            if isinstance(f, BaseFinding) and f.base.tag is not None
+        )
+    )
+    if registry is not None and (unchecked := [b for b in bases if b not in checked]):
         # Refresh the bases so "behind" means behind what the base tag points to now. A base
         # that cannot be checked is judged on its recorded history.
-        await run_check(bases, registry=registry, store=store, now=now)
-    with store.begin() as tx:
-        base_histories = tx.histories(bases)
-        base_digests = {s.digest for h in base_histories.values() for s in h.sightings if s.digest}
-        base_builds = tx.builds(base_digests)
+        await run_check(unchecked, registry=registry, store=store, now=now)
+    base_histories, base_builds = _recorded(store, bases)
 
     results: list[DriftResult] = []
     for ref in images:
         if ref in errors:
             results.append(DriftResult(ref, error=errors[ref]))
             continue
-        digest, build = current[ref]
-        base = _base_of(build)
-        history = base_histories.get(base) if base is not None else None
-        results.append(DriftResult(ref, base_drift(ref, digest, build, history, base_builds)))
+        digest = current[ref][0]
+        finding = findings[ref]
+        if isinstance(finding, str):
+            drift = BaseDrift(ref, digest, DriftState.UNKNOWN, reason=finding)
+        else:
+            history = base_histories.get(finding.base.without_digest())
+            drift = judge_base(ref, digest, finding, history, base_builds)
+        results.append(DriftResult(ref, drift))
     return results
+
+
+def _recorded(
+    store: Store, refs: Sequence[ImageRef]
+) -> tuple[dict[ImageRef, TagHistory], dict[Digest, BuildInfo]]:
+    """The recorded histories of `refs` and the builds of every digest they ever had."""
+    with store.begin() as tx:
+        histories = tx.histories(refs) if refs else {}
+        digests = {s.digest for h in histories.values() for s in h.sightings if s.digest}
+        return histories, tx.builds(digests)

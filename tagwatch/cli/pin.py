@@ -292,9 +292,14 @@ def drift(
 ) -> None:
     """Find images built on a base the base tag has since moved away from (security review).
 
-    Reads each image's `org.opencontainers.image.base.name` and `.base.digest` labels, checks
-    the base tag now (unless `--offline`), and reports images still built on an old base: when
-    the base moved, and how many base moves behind they are. Rebuild those.
+    Finds each image's base by the first rule that names one: the
+    `org.opencontainers.image.base.name`/`.base.digest` annotations; BuildKit's provenance
+    attestation (the base image among the build's materials); or its layers (its first layers
+    are the whole layer list of a recorded build of a watched tag, the longest such). Then it
+    checks the base tag now (unless `--offline`; provenance needs the registry) and reports
+    images still built on an old base: since when the base moved, and how many base moves
+    behind they are. Rebuild those. Watch base tags with `tagwatch watch add BASE` or
+    `tagwatch watch add --from-dockerfile Dockerfile`.
 
     Exit code 0 when no image is behind, 1 when any is, 2 for bad input or configuration (or
     a database that cannot be opened), 3 when it could not find out for some image (its
@@ -333,6 +338,8 @@ _DRIFT_COLUMNS = (
     Column("BASE NOW", min_width=DIGEST_WIDTH, drop=1),
     Column("BEHIND", min_width=6),
     Column("BASE MOVED", min_width=TIME_WIDTH, drop=2),
+    Column("FOUND BY", min_width=6),
+    Column("REBUILD", min_width=3),
     Column("DIGEST", wide=True),
     Column("REASON", wide=True),
 )
@@ -352,6 +359,8 @@ def _print_drift(results: list[DriftResult], *, headers: bool, wide: bool) -> No
                 digest_cell(d.base_now if d else None, wide=wide),
                 behind,
                 table_time(d.moved_at) if d else "-",
+                d.found_by.value if d and d.found_by else "-",
+                "yes" if r.behind else "no" if r.state == "current" else "-",
                 digest_cell(d.digest if d else None, wide=wide),
                 r.error or (d.reason if d else None) or "-",
             ]

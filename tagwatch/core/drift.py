@@ -1,7 +1,9 @@
 """Base-image drift: an image built on a base digest judged against the base tag's history.
 
-`base_drift(...)` reads the OCI base labels (`org.opencontainers.image.base.name`/`.digest`)
-of a recorded build; `moves_since(history, digest, builds)` counts how far a tag moved on.
+A `BaseFinding` says which base an image was built on and which rule found it (the OCI
+base annotations, BuildKit provenance, or layer matching; the app finds it); `judge_base`
+compares it with the base tag's history. `base_drift(...)` reads the annotation rule from
+a recorded build; `moves_since(history, digest, builds)` counts how far a tag moved on.
 """
 
 from __future__ import annotations
@@ -16,7 +18,35 @@ from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, TagHistory
 from tagwatch.core.references import ImageRef
 
-__all__ = ["BaseDrift", "DriftState", "MovesSince", "base_drift", "moves_since"]
+__all__ = [
+    "BaseDrift",
+    "BaseFinding",
+    "DriftState",
+    "FoundBy",
+    "MovesSince",
+    "annotated_base",
+    "base_drift",
+    "judge_base",
+    "moves_since",
+]
+
+
+class FoundBy(StrEnum):
+    """Which rule found an image's base, tried in this order."""
+
+    ANNOTATION = "annotation"  # org.opencontainers.image.base.name/.base.digest
+    PROVENANCE = "provenance"  # BuildKit's SLSA provenance attestation
+    LAYERS = "layers"  # its first layers are a recorded base build's complete layer list
+
+
+@dataclass(frozen=True, slots=True)
+class BaseFinding:
+    """The base an image was built on: the base tag, the build of it (a digest the tag
+    pointed to, or a platform image of one), and the rule that found it."""
+
+    base: ImageRef
+    base_digest: Digest
+    found_by: FoundBy
 
 
 class DriftState(StrEnum):
@@ -24,7 +54,7 @@ class DriftState(StrEnum):
 
     CURRENT = "current"  # the base tag still points to the base the image was built on
     BEHIND = "behind"  # the base tag has moved away from it: rebuild to pick up the new base
-    UNKNOWN = "unknown"  # no base labels, or the base tag was never observed
+    UNKNOWN = "unknown"  # no base found, or the base tag was never observed
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +63,10 @@ class BaseDrift:
 
     `moves_behind` counts the base tag's moves since it last pointed to `base_digest`; when
     the history never saw `base_digest` (`exact` False) it is a lower bound and `moved_at`
-    is None. `moved_at` is when the first of those moves was detected; `window_start` when
-    the old base was last seen (the move happened in between).
+    is None. `moved_at` is when the first of those moves was detected, `last_moved_at` the
+    latest; `window_start` when the old base was last seen (the move happened in between).
+    `current_from` is when the base tag was first seen on the build the image is on (its
+    last stretch there); it stayed current until `moved_at` (None: still current).
     """
 
     ref: ImageRef
@@ -48,6 +80,24 @@ class BaseDrift:
     moved_at: datetime | None = None
     window_start: datetime | None = None
     reason: str = ""
+    found_by: FoundBy | None = None
+    current_from: datetime | None = None
+    last_moved_at: datetime | None = None
+
+
+def annotated_base(build: BuildInfo | None) -> BaseFinding | str:
+    """The base the OCI base annotations of `build` name, or why they name none."""
+    if build is None:
+        return "build not recorded"
+    raw_name, raw_digest = build.label("base.name"), build.label("base.digest")
+    if not raw_name or not raw_digest:
+        return "no org.opencontainers.image.base.name/base.digest labels"
+    try:
+        base = ImageRef.parse(raw_name)
+        base_digest = Digest.parse(raw_digest)
+    except ValueError as exc:
+        return f"bad base label: {exc}"
+    return BaseFinding(base, base_digest, FoundBy.ANNOTATION)
 
 
 def base_drift(
@@ -62,21 +112,21 @@ def base_drift(
     `base_history` is the history of the tag named by `org.opencontainers.image.base.name`;
     `builds` the recorded builds of the base's digests (to match platform children).
     """
-    if build is None:
-        return BaseDrift(ref, digest, DriftState.UNKNOWN, reason="build not recorded")
-    raw_name, raw_digest = build.label("base.name"), build.label("base.digest")
-    if not raw_name or not raw_digest:
-        return BaseDrift(
-            ref,
-            digest,
-            DriftState.UNKNOWN,
-            reason="no org.opencontainers.image.base.name/base.digest labels",
-        )
-    try:
-        base = ImageRef.parse(raw_name)
-        base_digest = Digest.parse(raw_digest)
-    except ValueError as exc:
-        return BaseDrift(ref, digest, DriftState.UNKNOWN, reason=f"bad base label: {exc}")
+    finding = annotated_base(build)
+    if isinstance(finding, str):
+        return BaseDrift(ref, digest, DriftState.UNKNOWN, reason=finding)
+    return judge_base(ref, digest, finding, base_history, builds)
+
+
+def judge_base(
+    ref: ImageRef,
+    digest: Digest | None,
+    finding: BaseFinding,
+    base_history: TagHistory | None,
+    builds: Mapping[Digest, BuildInfo],
+) -> BaseDrift:
+    """Judge `ref` (at `digest`), built on `finding`, against its base tag's history."""
+    base, base_digest, found_by = finding.base, finding.base_digest, finding.found_by
     if base.tag is None:
         return BaseDrift(
             ref,
@@ -85,6 +135,7 @@ def base_drift(
             base=base,
             base_digest=base_digest,
             reason="base named by digest only: there is no tag to compare with",
+            found_by=found_by,
         )
     base = base.without_digest()
     current = base_history.current if base_history is not None else None
@@ -96,7 +147,9 @@ def base_drift(
             base=base,
             base_digest=base_digest,
             reason="base tag never observed",
+            found_by=found_by,
         )
+    since = moves_since(base_history, base_digest, builds)
     if current.digest is not None and same_build(base_digest, current.digest, builds):
         return BaseDrift(
             ref,
@@ -105,8 +158,9 @@ def base_drift(
             base=base,
             base_digest=base_digest,
             base_now=current.digest,
+            found_by=found_by,
+            current_from=since.current_from,
         )
-    since = moves_since(base_history, base_digest, builds)
     return BaseDrift(
         ref,
         digest,
@@ -121,6 +175,9 @@ def base_drift(
         reason=""
         if since.exact
         else "the base tag never pointed to this base in the recorded history",
+        found_by=found_by,
+        current_from=since.current_from,
+        last_moved_at=since.last_moved_at,
     )
 
 
@@ -130,13 +187,16 @@ class MovesSince:
 
     `exact` is False when the history never saw the digest (`moves` is then a lower bound, 1,
     and the times are None); `moved_at` is when the first later digest was detected,
-    `window_start` when the digest was last seen under the tag.
+    `window_start` when the digest was last seen under the tag; `last_moved_at` when the
+    latest move was detected; `current_from` when the tag's last stretch on the digest began.
     """
 
     moves: int
     exact: bool
     moved_at: datetime | None = None
     window_start: datetime | None = None
+    last_moved_at: datetime | None = None
+    current_from: datetime | None = None
 
 
 def moves_since(
@@ -150,12 +210,19 @@ def moves_since(
     )
     if last is None:
         return MovesSince(moves=1, exact=False)
+    first = last
+    while first > 0 and (earlier := sightings[first - 1].digest) is not None:
+        if not same_build(digest, earlier, builds):
+            break
+        first -= 1  # the index and then its child (or back): one stretch on one build
     later = sightings[last + 1 :]
     if not later:
-        return MovesSince(moves=0, exact=True)
+        return MovesSince(moves=0, exact=True, current_from=sightings[first].first_seen)
     return MovesSince(
         moves=len(later),
         exact=True,
         moved_at=later[0].first_seen,
         window_start=sightings[last].last_seen,
+        last_moved_at=later[-1].first_seen,
+        current_from=sightings[first].first_seen,
     )

@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import tarfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urljoin
@@ -294,20 +295,25 @@ class TestRegistry:
         self,
         repo: str,
         *,
-        content: str,
+        content: str | Sequence[str],
         labels: dict[str, str] | None = None,
         platform: str = "linux/amd64",
         oci: bool = True,
         annotations: dict[str, str] | None = None,
     ) -> tuple[bytes, str]:
-        """Push the blobs of a tiny image and return (manifest bytes, media type) unpushed."""
-        tar_bytes, gz = _layer(content)
+        """Push the blobs of a tiny image and return (manifest bytes, media type) unpushed.
+
+        `content` is the one file of its one layer, or a list: one layer per item, bottom
+        first (an image built on a base starts with the base's layers).
+        """
+        contents = [content] if isinstance(content, str) else list(content)
+        built = [_layer(c) for c in contents]
         os_name, arch, *variant = platform.split("/")
         config: dict[str, Any] = {
             "architecture": arch,
             "os": os_name,
             "config": {"Labels": dict(labels or {})},
-            "rootfs": {"type": "layers", "diff_ids": [str(Digest.of(tar_bytes))]},
+            "rootfs": {"type": "layers", "diff_ids": [str(Digest.of(t)) for t, _ in built]},
             "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "tagwatch test"}],
             "created": "1970-01-01T00:00:00Z",
         }
@@ -315,7 +321,7 @@ class TestRegistry:
             config["variant"] = variant[0]
         config_bytes = _canonical(config)
         config_digest = self.push_blob(repo, config_bytes)
-        layer_digest = self.push_blob(repo, gz)
+        layer_digests = [self.push_blob(repo, gz) for _, gz in built]
         media_type = OCI_MANIFEST if oci else DOCKER_MANIFEST
         manifest: dict[str, Any] = {
             "schemaVersion": 2,
@@ -328,9 +334,10 @@ class TestRegistry:
             "layers": [
                 {
                     "mediaType": OCI_LAYER if oci else DOCKER_LAYER,
-                    "digest": str(layer_digest),
+                    "digest": str(digest),
                     "size": len(gz),
                 }
+                for digest, (_, gz) in zip(layer_digests, built, strict=True)
             ],
         }
         if annotations and oci:
@@ -342,13 +349,14 @@ class TestRegistry:
         repo: str,
         tag: str | None,
         *,
-        content: str,
+        content: str | Sequence[str],
         labels: dict[str, str] | None = None,
         platform: str = "linux/amd64",
         oci: bool = True,
         annotations: dict[str, str] | None = None,
     ) -> Digest:
-        """Push a one-layer image whose file holds `content`; same inputs give the same digest."""
+        """Push a one-layer image whose file holds `content` (a list: one layer each); same
+        inputs give the same digest."""
         body, media_type = self.build_image(
             repo,
             content=content,
@@ -361,20 +369,28 @@ class TestRegistry:
         return self.push_manifest(repo, tag or str(digest), body, media_type)
 
     def _push_attestation(
-        self, repo: str, subject: Digest, built_at: str | None = None
+        self,
+        repo: str,
+        subject: Digest,
+        built_at: str | None = None,
+        provenance: tuple[str, dict[str, Any]] | None = None,
     ) -> tuple[Digest, int]:
         """A buildx-style attestation manifest (in-toto layer) for `subject`; (digest, size).
 
         `built_at` goes into the provenance as BuildKit's build time does, so two builds of
         the same platform images get different attestations (and index digests).
+        `provenance` is (predicate type, predicate) to write instead of the minimal one.
         """
         predicate: dict[str, Any] = {"builder": {"id": "tagwatch-test"}}
+        predicate_type = "https://slsa.dev/provenance/v0.2"
+        if provenance is not None:
+            predicate_type, predicate = provenance[0], dict(provenance[1])
         if built_at is not None:
             predicate["metadata"] = {"buildFinishedOn": built_at}
         statement = _canonical(
             {
                 "_type": "https://in-toto.io/Statement/v0.1",
-                "predicateType": "https://slsa.dev/provenance/v0.2",
+                "predicateType": predicate_type,
                 "subject": [{"name": "tagwatch-test", "digest": {"sha256": subject.encoded}}],
                 "predicate": predicate,
             }
@@ -396,9 +412,7 @@ class TestRegistry:
                         "mediaType": IN_TOTO,
                         "digest": str(layer_digest),
                         "size": len(statement),
-                        "annotations": {
-                            "in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"
-                        },
+                        "annotations": {"in-toto.io/predicate-type": predicate_type},
                     }
                 ],
             }
@@ -411,18 +425,20 @@ class TestRegistry:
         self,
         repo: str,
         tag: str | None,
-        platforms: dict[str, str],
+        platforms: Mapping[str, str | Sequence[str]],
         *,
         attestation: bool = True,
         annotations: dict[str, str] | None = None,
         oci: bool = True,
         labels: dict[str, str] | None = None,
         built_at: str | None = None,
+        provenance: tuple[str, dict[str, Any]] | None = None,
     ) -> Digest:
-        """Push one image per platform (platform -> content), then an index listing them.
+        """Push one image per platform (platform -> content, or layer contents), then an
+        index listing them.
 
         With `attestation`, each child gets a buildx-style `unknown/unknown` attestation entry
-        (carrying `built_at` as its provenance build time).
+        (carrying `built_at` as its provenance build time, and `provenance`'s predicate).
         """
         child_type = OCI_MANIFEST if oci else DOCKER_MANIFEST
         entries: list[dict[str, Any]] = []
@@ -445,7 +461,7 @@ class TestRegistry:
                 }
             )
             if attestation:
-                att_digest, att_size = self._push_attestation(repo, digest, built_at)
+                att_digest, att_size = self._push_attestation(repo, digest, built_at, provenance)
                 attestations.append(
                     {
                         "mediaType": OCI_MANIFEST,
