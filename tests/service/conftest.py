@@ -70,6 +70,15 @@ def pg_url() -> Iterator[str]:
     drop_pg_database(url)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The service's database, once on SQLite and once on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tw.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 def service_config(
     tmp_path: Path,
     *,

@@ -33,12 +33,17 @@ ROOT = Path(__file__).resolve().parents[2]
 class Process:
     """`python -m tagwatch run --config F` as a child process we can kill -9."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, *, pycache: Path | None = None) -> None:
         env = os.environ | {
             SLACK_ENV: VALID_TOKEN,
             HOOK_SECRET_ENV: HOOK_SECRET,
             GITHUB_SECRET_ENV: GITHUB_SECRET,
         }
+        if pycache is not None:
+            # Restarted many times: compile once into `pycache` rather than at every start
+            # (PYTHONDONTWRITEBYTECODE costs each start seconds on a loaded runner).
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(pycache)
         self.log = log
         self._out = log.open("ab")
         self.proc = subprocess.Popen(

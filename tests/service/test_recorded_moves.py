@@ -8,8 +8,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from tagwatch.app.settings import load_settings
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import Observation, Source, TagHistory, classify
@@ -31,14 +29,6 @@ async def _cli_check(ref: str, db: str) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tw.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 async def test_a_move_recorded_by_a_cli_check_reaches_slack_exactly_once(
