@@ -58,7 +58,10 @@ _COLUMNS = (
 
 @handle_errors
 def backfill(
-    refs: Annotated[list[str], typer.Argument(help="Tags to backfill (docker.io, ghcr.io, ECR).")],
+    refs: Annotated[
+        list[str],
+        typer.Argument(help="Tags to backfill (docker.io, ghcr.io, ECR).", metavar="REF"),
+    ],
     output: OutputOption = Output.table,
     no_headers: NoHeadersOption = False,
     db: DbOption = None,

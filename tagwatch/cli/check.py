@@ -86,7 +86,10 @@ def _print_table(results: list[CheckResult], *, headers: bool, wide: bool) -> No
 @handle_errors
 def check(
     refs: Annotated[
-        list[str] | None, typer.Argument(help="References to check (default: every watched tag).")
+        list[str] | None,
+        typer.Argument(
+            help="Tags to check (default: every watched tag).", metavar="REF", show_default=False
+        ),
     ] = None,
     output: OutputOption = Output.table,
     no_headers: NoHeadersOption = False,

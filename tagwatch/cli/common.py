@@ -64,6 +64,7 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
+        metavar="URL",
         envvar="TAGWATCH_DATABASE_URL",
         help="Database URL (default: sqlite:///tagwatch.db; postgresql://… for production).",
         show_default=False,
@@ -74,6 +75,7 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
+        metavar="FILE",
         envvar="TAGWATCH_CONFIG",
         help="tagwatch YAML configuration (registries, credentials, watches).",
         show_default=False,
@@ -118,7 +120,9 @@ class TabularOutput(StrEnum):
 
 OutputOption = Annotated[
     Output,
-    typer.Option("--output", "-o", help="table, wide (every column, whole values), json or yaml."),
+    typer.Option(
+        "--output", "-o", help="wide: more columns, whole values; json, yaml: for scripts."
+    ),
 ]
 #: For commands that print lines, not a table: `wide` prints them as `table` does.
 LinesOutputOption = Annotated[

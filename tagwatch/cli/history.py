@@ -60,13 +60,22 @@ def _verdict_of(
 @handle_errors
 def history(
     ref: Annotated[
-        str | None, typer.Argument(help="A tag; all recorded tags when left out.")
+        str | None,
+        typer.Argument(
+            help="A tag; all recorded tags when left out.", metavar="REF", show_default=False
+        ),
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Only moves detected since: ISO 8601 or a span ago (2h, 7d).")
+        str | None,
+        typer.Option(
+            metavar="WHEN", help="Only moves detected since: ISO 8601 or a span ago (2h, 7d)."
+        ),
     ] = None,
     at: Annotated[
-        str | None, typer.Option(help="What did REF point to at this time? ISO 8601 or a span ago.")
+        str | None,
+        typer.Option(
+            metavar="WHEN", help="What did REF point to at this time? ISO 8601 or a span ago."
+        ),
     ] = None,
     output: Annotated[
         TabularOutput,
@@ -208,16 +217,17 @@ def _print_at(ref: ImageRef, at: datetime, tag_history: TagHistory, output: Tabu
     if output.structured:
         print_data(answer, output)
         return
+    at_text = table_time(at)  # for people: to the second, as in tables; JSON has it whole
     if not candidates:
-        console.print(f"{ref} was not yet recorded at {answer['at']}", markup=False)
+        console.print(f"{ref} was not yet recorded at {at_text}", markup=False)
     elif len(candidates) == 1:
         console.print(
-            f"{ref} pointed to {digests[0] or '(nothing: deleted)'} at {answer['at']}", markup=False
+            f"{ref} pointed to {digests[0] or '(nothing: deleted)'} at {at_text}", markup=False
         )
     else:
         console.print(
-            f"{ref} moved around {answer['at']}: from {digests[0]} to {digests[1]} "
-            f"(between {iso_utc(candidates[0].last_seen)} and {iso_utc(candidates[1].first_seen)})",
+            f"{ref} moved around {at_text}: from {digests[0]} to {digests[1]} (between "
+            f"{table_time(candidates[0].last_seen)} and {table_time(candidates[1].first_seen)})",
             markup=False,
         )
     if not candidates:

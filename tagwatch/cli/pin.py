@@ -88,7 +88,7 @@ def lint(
         list[str] | None,
         typer.Argument(
             help="Kubernetes YAML files, Dockerfiles, or directories holding them.",
-            metavar="[FILE]...",
+            metavar="FILE",
             show_default=False,
         ),
     ] = None,
@@ -106,6 +106,7 @@ def lint(
         list[str] | None,
         typer.Option(
             "--exclude-namespace",
+            metavar="NAME",
             help="With --policy: a namespace the policy leaves alone (repeatable; "
             "default kube-system).",
             show_default=False,

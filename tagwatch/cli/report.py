@@ -31,12 +31,12 @@ def report(
         list[str] | None,
         typer.Argument(
             help="Tags to review (default: every recorded tag).",
-            metavar="[REF]...",
+            metavar="REF",
             show_default=False,
         ),
     ] = None,
     since: Annotated[
-        str, typer.Option(help="The period: ISO 8601 or a span ago (30d, 2w).")
+        str, typer.Option(metavar="WHEN", help="The period: ISO 8601 or a span ago (30d, 2w).")
     ] = "30d",
     output: Annotated[
         ReportFormat, typer.Option("--output", "-o", help="markdown, json or html.")

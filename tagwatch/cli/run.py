@@ -18,7 +18,11 @@ def run(
     config: ConfigOption = None,
     listen: Annotated[
         str | None,
-        typer.Option("--listen", help="HOST:PORT for HTTP (default 127.0.0.1:8080, loopback)."),
+        typer.Option(
+            "--listen",
+            metavar="HOST:PORT",
+            help="HOST:PORT for HTTP (default 127.0.0.1:8080, loopback).",
+        ),
     ] = None,
 ) -> None:
     """Run the service: poll watches, take webhooks, deliver Slack alerts, serve metrics and API.

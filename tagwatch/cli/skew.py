@@ -52,17 +52,24 @@ T = TypeVar("T")
 NamespaceOption = Annotated[
     str | None,
     typer.Option(
-        "--namespace", "-n", help="Namespace (default: the context's).", show_default=False
+        "--namespace",
+        "-n",
+        metavar="NAME",
+        help="Namespace (default: the context's).",
+        show_default=False,
     ),
 ]
 ContextOption = Annotated[
     str | None,
-    typer.Option("--context", help="kubeconfig context to use.", show_default=False),
+    typer.Option(
+        "--context", metavar="NAME", help="kubeconfig context to use.", show_default=False
+    ),
 ]
 KubeconfigOption = Annotated[
     str | None,
     typer.Option(
         "--kubeconfig",
+        metavar="FILE",
         help="kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config).",
         show_default=False,
     ),
@@ -105,6 +112,7 @@ ClusterOption = Annotated[
     str | None,
     typer.Option(
         "--cluster",
+        metavar="NAME",
         help="A cluster named in the configuration's `clusters` (its kubeconfig, context, "
         "namespace and selector; flags override them). Default: the only one configured.",
         show_default=False,
@@ -268,7 +276,12 @@ def skew(
     kubeconfig: KubeconfigOption = None,
     selector: Annotated[
         str | None,
-        typer.Option("--selector", "-l", help="Label selector for pods, e.g. app=web,tier!=db."),
+        typer.Option(
+            "--selector",
+            "-l",
+            metavar="SELECTOR",
+            help="Label selector for pods, e.g. app=web,tier!=db.",
+        ),
     ] = None,
     offline: OfflineOption = False,
     output: OutputOption = Output.table,
@@ -354,13 +367,19 @@ def _print_verdict(result: VerifyResult) -> None:
 
 @handle_gate_errors
 def verify(
-    target: Annotated[str, typer.Argument(help="KIND/NAME: deployment/web, sts/db, ds/agent.")],
+    target: Annotated[
+        str,
+        typer.Argument(help="The workload: deployment/web, sts/db, ds/agent.", metavar="KIND/NAME"),
+    ],
     namespace: NamespaceOption = None,
     timeout: Annotated[
-        str, typer.Option("--timeout", help="How long to wait for the rollout (90s, 5m, 1h).")
+        str,
+        typer.Option(
+            "--timeout", metavar="DURATION", help="How long to wait for the rollout (90s, 5m, 1h)."
+        ),
     ] = "5m",
     interval: Annotated[
-        str, typer.Option("--interval", help="How often to poll the rollout.")
+        str, typer.Option("--interval", metavar="DURATION", help="How often to poll the rollout.")
     ] = "2s",
     context: ContextOption = None,
     kubeconfig: KubeconfigOption = None,

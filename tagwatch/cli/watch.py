@@ -47,12 +47,18 @@ def _interval(raw: str | None) -> int | None:
 @handle_errors
 def add(
     refs: Annotated[
-        list[str], typer.Argument(help="Image references, e.g. nginx:1.27 ghcr.io/org/app:prod")
+        list[str],
+        typer.Argument(help="Tags to watch, e.g. nginx:1.27 ghcr.io/org/app:prod", metavar="REF"),
     ],
     interval: Annotated[
-        str | None, typer.Option(help="Poll interval for `tagwatch run`, e.g. 5m or 1h30m.")
+        str | None,
+        typer.Option(
+            metavar="DURATION", help="Poll interval for `tagwatch run`, e.g. 5m or 1h30m."
+        ),
     ] = None,
-    label: Annotated[list[str], typer.Option("--label", "-l", help="KEY=VALUE, repeatable.")] = [],  # noqa: B006
+    label: Annotated[
+        list[str], typer.Option("--label", "-l", metavar="KEY=VALUE", help="A label, repeatable.")
+    ] = [],  # noqa: B006
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -142,7 +148,9 @@ _COLUMNS = (
 @watch_app.command("remove")
 @handle_errors
 def remove(
-    refs: Annotated[list[str], typer.Argument(help="Watched references to stop watching.")],
+    refs: Annotated[
+        list[str], typer.Argument(help="Watched tags to stop watching.", metavar="REF")
+    ],
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:

@@ -7,6 +7,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -65,6 +66,55 @@ def test_flags_show_as_flags_in_help() -> None:
         text = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "120"}).stdout
         shown = [line for line in text.splitlines() if "<bool>" in line and "--help" not in line]
         assert not shown, (words, shown)
+
+
+def _commands() -> list[tuple[list[str], Any]]:
+    import typer.main
+
+    found: list[tuple[list[str], Any]] = []
+
+    def walk(group: Any, prefix: list[str]) -> None:
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                walk(command, [*prefix, name])
+            else:
+                found.append(([*prefix, name], command))
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def test_arguments_and_option_values_are_named_one_way_in_help() -> None:
+    # `[refs]...`, `{target}`, `[[FILE]...]...` and `<str>` read as four programs' help.
+    from typer.core import TyperArgument, TyperOption
+
+    commands = _commands()
+    assert len(commands) >= 12
+    for words, command in commands:
+        for param in command.params:
+            if isinstance(param, TyperArgument):
+                assert param.metavar and param.metavar == param.metavar.upper(), (words, param)
+                if param.name in ("ref", "refs"):
+                    assert param.metavar == "REF", words
+            elif isinstance(param, TyperOption) and not param.is_flag:
+                choices = param.type_descriptor.is_choice
+                assert choices or (param.metavar and param.metavar.isupper()), (words, param.opts)
+        text = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "120"}).stdout
+        usage = next(line for line in text.splitlines() if "Usage:" in line)
+        assert not re.search(r"[\[{][a-z]", usage) and "[[" not in usage, usage
+
+
+def test_a_time_for_people_is_to_the_second_in_utc(
+    registry: TestRegistry, repo_name: str, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'tw.db'}"
+    ref = f"{registry.host}/{repo_name}:prod"
+    registry.push_image(repo_name, "prod", content="v1")
+    _run("check", ref, "--db", db)
+    said = _run("history", ref, "--at", "0s", "--db", db)  # now: microseconds, in JSON only
+    assert re.search(r" at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", said.strip()), said
+    answer = json.loads(_run("history", ref, "--at", "0s", "-o", "json", "--db", db))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", answer["at"]), answer
 
 
 def test_progress_goes_to_a_terminal_stderr_and_never_to_a_pipe(
