@@ -14,15 +14,23 @@ import msgspec
 from lightkube import AsyncClient, operators
 from lightkube.core.exceptions import ApiError
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
-from lightkube.resources.apps_v1 import DaemonSet, Deployment, ReplicaSet, StatefulSet
-from lightkube.resources.batch_v1 import CronJob, Job
-from lightkube.resources.core_v1 import Node, Pod
 
 from tagwatch.cluster.records import (
     controller_record,
     node_record,
     pod_record,
     replicaset_record,
+)
+from tagwatch.cluster.views import (
+    CONTROLLER_VIEWS,
+    CronJobView,
+    DaemonSetView,
+    DeploymentView,
+    JobView,
+    NodeView,
+    PodView,
+    ReplicaSetView,
+    StatefulSetView,
 )
 from tagwatch.core.workloads import ControllerRecord, Snapshot
 from tagwatch.errors import ClusterAccessDenied, ClusterError, ClusterUnreachable, ConfigError
@@ -50,24 +58,16 @@ KINDS: dict[str, str] = {
     "daemonsets": "DaemonSet",
     "ds": "DaemonSet",
 }
-_RESOURCES: dict[str, Any] = {
-    "Deployment": Deployment,
-    "StatefulSet": StatefulSet,
-    "DaemonSet": DaemonSet,
-    "Job": Job,
-    "CronJob": CronJob,
+_PLURAL: dict[type[Any], str] = {
+    PodView: "pods",
+    NodeView: "nodes",
+    ReplicaSetView: "replicasets",
+    DeploymentView: "deployments",
+    StatefulSetView: "statefulsets",
+    DaemonSetView: "daemonsets",
+    JobView: "jobs",
+    CronJobView: "cronjobs",
 }
-_PLURAL = {
-    Pod: "pods",
-    Node: "nodes",
-    ReplicaSet: "replicasets",
-    Deployment: "deployments",
-    StatefulSet: "statefulsets",
-    DaemonSet: "daemonsets",
-    Job: "jobs",
-    CronJob: "cronjobs",
-}
-_GROUP = {Pod: "", Node: "", Job: "batch", CronJob: "batch"}
 
 
 def _where(namespace: str | None) -> str:
@@ -149,7 +149,7 @@ async def _list(
     out: list[T] = []
     try:
         async with translate_errors(client, "list", plural, namespace):
-            if res is Node:
+            if res is NodeView:
                 iterator = client.list(res, chunk_size=chunk_size)
             else:
                 iterator = client.list(res, namespace=scope, chunk_size=chunk_size, labels=labels)
@@ -157,7 +157,7 @@ async def _list(
                 out.append(convert(obj))
     except ClusterError as exc:
         cause = exc.__cause__
-        if res is not Pod and isinstance(cause, ApiError) and cause.status.code == 404:
+        if res is not PodView and isinstance(cause, ApiError) and cause.status.code == 404:
             # A kind this API server does not serve (batch/v1 CronJob before 1.21): none of it.
             log.warning("the API server does not serve %s; reading none", plural)
             return []
@@ -182,16 +182,16 @@ async def read_snapshot(
         )
 
     tasks: list[Awaitable[list[Any]]] = [
-        run(Pod, pod_record, labels),
-        run(ReplicaSet, replicaset_record),
-        run(Deployment, controller_record),
-        run(StatefulSet, controller_record),
-        run(DaemonSet, controller_record),
-        run(Job, controller_record),
-        run(CronJob, controller_record),
+        run(PodView, pod_record, labels),
+        run(ReplicaSetView, replicaset_record),
+        run(DeploymentView, controller_record),
+        run(StatefulSetView, controller_record),
+        run(DaemonSetView, controller_record),
+        run(JobView, controller_record),
+        run(CronJobView, controller_record),
     ]
     if nodes:
-        tasks.append(run(Node, node_record))
+        tasks.append(run(NodeView, node_record))
     # Every list runs to the end, so a failure is reported deterministically (the first kind
     # in this order) and no failed task is left unretrieved.
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
@@ -212,7 +212,7 @@ async def read_controller(
     client: AsyncClient, kind: str, name: str, namespace: str
 ) -> ControllerRecord | None:
     """One Deployment/StatefulSet/DaemonSet by name; None when it does not exist."""
-    res = _RESOURCES[kind]
+    res = CONTROLLER_VIEWS[kind]
     try:
         async with translate_errors(client, "get", _PLURAL[res], namespace):
             obj = await client.get(res, name, namespace=namespace)

@@ -1,10 +1,22 @@
-"""lightkube models turned into core records: pods, ReplicaSets, controllers, nodes."""
+"""The API's objects (as the views lightkube decodes them into) turned into core records."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
 
+from tagwatch.cluster.views import (
+    Container,
+    ContainerStatus,
+    ControllerSpec,
+    ControllerView,
+    NodeView,
+    ObjectMeta,
+    PodSpec,
+    PodView,
+    ReplicaSetView,
+)
 from tagwatch.core.digests import Platform
 from tagwatch.core.workloads import (
     ContainerRun,
@@ -33,36 +45,47 @@ __all__ = [
 VARIANT_LABEL = "tagwatch.io/platform-variant"
 
 
-def _owner(meta: Any) -> Owner | None:
+def _owner(meta: ObjectMeta) -> Owner | None:
     for ref in meta.ownerReferences or ():
         if ref.controller:
-            return Owner(ref.kind, ref.name)
+            return _owner_of(ref.kind, ref.name)
     return None
 
 
-def _policy(raw: str | None, image: str) -> PullPolicy:
-    if raw:
+@lru_cache(maxsize=16384)
+def _owner_of(kind: str, name: str) -> Owner:
+    """One Owner value for the many pods of one ReplicaSet or StatefulSet (they are frozen)."""
+    return Owner(kind, name)
+
+
+@lru_cache(maxsize=16384)
+def _spec(name: str, image: str, raw_policy: str | None, init: bool) -> ContainerSpec:
+    """A container of a template, built once for all the pods of the template (it is frozen)."""
+    policy: PullPolicy | None = None
+    if raw_policy:
         try:
-            return PullPolicy(raw)
+            policy = PullPolicy(raw_policy)
         except ValueError:
-            pass
-    return default_pull_policy(parse_image(image))
+            policy = None
+    if policy is None:
+        policy = default_pull_policy(parse_image(image))
+    return ContainerSpec(name, image, policy, init)
 
 
-def _specs(spec: Any) -> tuple[ContainerSpec, ...]:
+def _specs(spec: PodSpec | None) -> tuple[ContainerSpec, ...]:
     if spec is None:
         return ()
-    out: list[ContainerSpec] = []
-    for c in spec.initContainers or ():
-        out.append(
-            ContainerSpec(c.name, c.image or "", _policy(c.imagePullPolicy, c.image or ""), True)
-        )
-    for c in spec.containers or ():
-        out.append(ContainerSpec(c.name, c.image or "", _policy(c.imagePullPolicy, c.image or "")))
-    return tuple(out)
+
+    def one(c: Container, init: bool) -> ContainerSpec:
+        return _spec(c.name, c.image or "", c.imagePullPolicy, init)
+
+    return (
+        *(one(c, True) for c in spec.initContainers or ()),
+        *(one(c, False) for c in spec.containers or ()),
+    )
 
 
-def _run(spec: ContainerSpec, status: Any) -> ContainerRun:
+def _run(spec: ContainerSpec, status: ContainerStatus | None) -> ContainerRun:
     if status is None:
         return ContainerRun(
             spec.name, spec.image, spec.pull_policy, None, "unknown", init=spec.init
@@ -89,21 +112,20 @@ def _run(spec: ContainerSpec, status: Any) -> ContainerRun:
     )
 
 
-def pod_record(pod: Any) -> PodRecord:
-    """A lightkube Pod as a PodRecord: every container (init, sidecar, main) by name."""
-    meta = pod.metadata
+def pod_record(pod: PodView) -> PodRecord:
+    """A Pod as a PodRecord: every container (init, sidecar, main) by name."""
+    meta = pod.metadata or ObjectMeta()
     status = pod.status
     specs = _specs(pod.spec)
-    statuses: dict[tuple[bool, str], Any] = {}
+    statuses: dict[tuple[bool, str], ContainerStatus] = {}
+    ready = False
     if status is not None:
         for s in status.initContainerStatuses or ():
             statuses[(True, s.name)] = s
         for s in status.containerStatuses or ():
             statuses[(False, s.name)] = s
-    ready = False
-    if status is not None:
         ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions or ())
-    labels = dict(meta.labels or {})
+    labels = meta.labels or {}
     return PodRecord(
         namespace=meta.namespace or "",
         name=meta.name or "",
@@ -119,8 +141,8 @@ def pod_record(pod: Any) -> PodRecord:
     )
 
 
-def replicaset_record(rs: Any) -> ReplicaSetRecord:
-    meta = rs.metadata
+def replicaset_record(rs: ReplicaSetView) -> ReplicaSetRecord:
+    meta = rs.metadata or ObjectMeta()
     return ReplicaSetRecord(
         namespace=meta.namespace or "",
         name=meta.name or "",
@@ -130,78 +152,71 @@ def replicaset_record(rs: Any) -> ReplicaSetRecord:
     )
 
 
-def controller_record(obj: Any) -> ControllerRecord:
+def controller_record(obj: ControllerView) -> ControllerRecord:
     """Deployments, StatefulSets, DaemonSets, Jobs and CronJobs with their rollout fields."""
-    kind = type(obj).__name__
-    meta = obj.metadata
-    spec = obj.spec
-    status = obj.status
-    base: dict[str, Any] = {
-        "kind": kind,
-        "namespace": meta.namespace or "",
-        "name": meta.name or "",
-        "owner": _owner(meta),
-        "generation": meta.generation or 0,
-    }
+    kind = obj.KIND
+    meta = obj.metadata or ObjectMeta()
+    spec = obj.spec or ControllerSpec()
+    generation = meta.generation or 0
     if kind == "CronJob":
-        template = spec.jobTemplate.spec.template if spec and spec.jobTemplate.spec else None
-        return ControllerRecord(containers=_specs(template.spec if template else None), **base)
-    template_spec = spec.template.spec if spec and spec.template else None
-    containers = _specs(template_spec)
+        job = spec.jobTemplate.spec if spec.jobTemplate else None
+        template = job.template if job else None
+    else:
+        template = spec.template
+    record = ControllerRecord(
+        kind=kind,
+        namespace=meta.namespace or "",
+        name=meta.name or "",
+        containers=_specs(template.spec if template else None),
+        owner=_owner(meta),
+        generation=generation,
+    )
+    status = obj.status
+    if kind == "CronJob":
+        return record
     if kind == "Job" or status is None:
-        return ControllerRecord(
-            containers=containers, observed_generation=base["generation"], **base
-        )
+        return replace(record, observed_generation=generation)
     observed = status.observedGeneration or 0
     if kind == "DaemonSet":
-        return ControllerRecord(
-            containers=containers,
+        return replace(
+            record,
             observed_generation=observed,
             replicas=status.desiredNumberScheduled or 0,
             updated_replicas=status.updatedNumberScheduled or 0,
             available_replicas=status.numberAvailable or 0,
             ready_replicas=status.numberReady or 0,
-            **base,
         )
-    desired = spec.replicas if spec.replicas is not None else 1
-    if kind == "StatefulSet":
-        partition = 0
-        strategy = spec.updateStrategy
-        if strategy is not None and strategy.rollingUpdate is not None:
-            partition = strategy.rollingUpdate.partition or 0
-        return ControllerRecord(
-            containers=containers,
-            observed_generation=observed,
-            replicas=desired,
-            updated_replicas=status.updatedReplicas or 0,
-            available_replicas=status.availableReplicas or 0,
-            ready_replicas=status.readyReplicas or 0,
-            status_replicas=status.replicas or 0,
-            current_revision=status.currentRevision,
-            update_revision=status.updateRevision,
-            partition=partition,
-            **base,
-        )
-    progressing = next((c.reason for c in status.conditions or () if c.type == "Progressing"), None)
-    return ControllerRecord(
-        containers=containers,
+    record = replace(
+        record,
         observed_generation=observed,
-        replicas=desired,
+        replicas=spec.replicas if spec.replicas is not None else 1,
         updated_replicas=status.updatedReplicas or 0,
         available_replicas=status.availableReplicas or 0,
         ready_replicas=status.readyReplicas or 0,
         status_replicas=status.replicas or 0,
+    )
+    if kind == "StatefulSet":
+        strategy = spec.updateStrategy
+        rolling = strategy.rollingUpdate if strategy is not None else None
+        return replace(
+            record,
+            current_revision=status.currentRevision,
+            update_revision=status.updateRevision,
+            partition=(rolling.partition or 0) if rolling is not None else 0,
+        )
+    progressing = next((c.reason for c in status.conditions or () if c.type == "Progressing"), None)
+    return replace(
+        record,
         progressing_reason=progressing,
         paused=bool(spec.paused),
         progress_deadline=spec.progressDeadlineSeconds,
-        **base,
     )
 
 
-def _platform(node: Any) -> Platform | None:
+def _platform(node: NodeView) -> Platform | None:
     """The node's platform: nodeInfo's OS and architecture (else the well-known labels), and
     the variant from VARIANT_LABEL, since Kubernetes reports none."""
-    labels = node.metadata.labels or {}
+    labels = (node.metadata.labels if node.metadata else None) or {}
     info = node.status.nodeInfo if node.status is not None else None
     os_name = (info.operatingSystem if info else None) or labels.get("kubernetes.io/os")
     arch = (info.architecture if info else None) or labels.get("kubernetes.io/arch")
@@ -210,13 +225,12 @@ def _platform(node: Any) -> Platform | None:
     return Platform(os_name, arch, labels.get(VARIANT_LABEL, ""))
 
 
-def node_record(node: Any) -> NodeRecord:
+def node_record(node: NodeView) -> NodeRecord:
     status = node.status
     images: tuple[tuple[str, ...], ...] = ()
     ready = True
     if status is not None:
         images = tuple(tuple(i.names or ()) for i in status.images or ())
         ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions or ())
-    return NodeRecord(
-        name=node.metadata.name or "", images=images, ready=ready, platform=_platform(node)
-    )
+    name = (node.metadata.name if node.metadata else None) or ""
+    return NodeRecord(name=name, images=images, ready=ready, platform=_platform(node))
