@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tagwatch.app.check import run_check
+from tagwatch.app.collector import pause_cycle_collector
 from tagwatch.cluster import read_snapshot
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import BuildInfo, TagHistory
@@ -192,15 +193,21 @@ async def scan_skew(
     selector: str | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> ScanResult:
-    """Read pods, refresh their tags (unless `registry` is None: offline) and find skew."""
-    snapshot = await read_snapshot(cluster, namespace=namespace, selector=selector)
-    workloads = group_workloads(snapshot)
-    refs = tag_refs(workloads)
+    """Read pods, refresh their tags (unless `registry` is None: offline) and find skew.
+
+    The collector is paused while records are built, not while registries are asked (their
+    errors and connections carry cycles): see app/collector.
+    """
+    with pause_cycle_collector():
+        snapshot = await read_snapshot(cluster, namespace=namespace, selector=selector)
+        workloads = group_workloads(snapshot)
+        refs = tag_refs(workloads)
     failed: dict[ImageRef, str] = {}
     if registry is not None:
         failed = await refresh_tags(refs, registry=registry, store=store, now=now)
     errors = list(failed.values())
-    joined = load_history(store, workloads, refs)
+    with pause_cycle_collector():
+        joined = load_history(store, workloads, refs)
     if registry is not None:
         # A registry that just failed the tag's refresh is not asked again for its digests.
         down = {ref.registry for ref in failed}
@@ -211,15 +218,17 @@ async def scan_skew(
         }
         if wanted:
             errors += await record_unrecorded(wanted, registry=registry, store=store, now=now)
-            joined = load_history(store, workloads, refs)
-    report = find_skew(
-        workloads,
-        joined.histories,
-        joined.index_of,
-        now(),
-        nodes=snapshot.nodes,
-        builds=joined.builds,
-    )
+            with pause_cycle_collector():
+                joined = load_history(store, workloads, refs)
+    with pause_cycle_collector():
+        report = find_skew(
+            workloads,
+            joined.histories,
+            joined.index_of,
+            now(),
+            nodes=snapshot.nodes,
+            builds=joined.builds,
+        )
     return ScanResult(report, tuple(errors))
 
 
