@@ -26,6 +26,7 @@ from tagwatch.core.workloads import (
     ImageKey,
     ImageKind,
     NodeRecord,
+    PodRecord,
     PullPolicy,
     Workload,
     parse_image,
@@ -131,6 +132,13 @@ def _moves_shown(
     return (moves or real[-1:]), real[-1].detected_at
 
 
+def _container(pod: PodRecord, name: str) -> ContainerRun | None:
+    for run in pod.containers:
+        if run.name == name:
+            return run
+    return None
+
+
 def _finding(
     ctx: ScanContext,
     workload: Workload,
@@ -145,7 +153,7 @@ def _finding(
     digests: dict[ImageKey, list[str]] = {}
     runs: list[ContainerRun] = []
     for pod in workload.pods:
-        run = next((c for c in pod.containers if c.name == container), None)
+        run = _container(pod, container)
         if run is None:
             continue
         runs.append(run)
@@ -183,9 +191,9 @@ def _finding(
     running_now = {k for k in digests if not k.local}
     if ref is not None and ref.digest is None and canon_now is not None and ctx.nodes:
         predicted = predict(ctx, ref, policy, canon_now)
-        running_images = {
-            (i.platform, i.image) for group in identities.values() for i in group if i.image
-        }
+        # Pods share their PlatformImage values (ScanContext.identity): each counts once.
+        unique = {id(i): i for group in identities.values() for i in group}
+        running_images = {(i.platform, i.image) for i in unique.values() if i.image}
         moving = {
             d: changing_nodes(ctx, d, predicted.by_digest[d], running_images)
             for d in predicted.by_digest

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from tagwatch.core.builds import PlatformImage, platform_child
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import TagMove
@@ -10,7 +13,7 @@ from tagwatch.core.skew_scan import ScanContext
 from tagwatch.core.times import iso_utc
 from tagwatch.core.workloads import ContainerRun, ImageKey, ImageKind, PodRecord
 
-__all__ = ["classify_pod"]
+__all__ = ["PodBasis", "classify_pod"]
 
 _Judgement = tuple[PodState, str, ImageKey | None, TagMove | None]
 
@@ -67,76 +70,118 @@ def _judge(ctx: ScanContext, run: ContainerRun, identity: PlatformImage | None) 
             "digest: it cannot be matched with the tag's history"
         )
         return PodState.UNKNOWN, why, running.key, None
-    ref = ctx.ref(run.image)
+    # Every pod of a template that runs one image on one platform shares all but its start.
+    memo = (run.image, running.digest.encoded, id(identity))
+    found = ctx.pod_bases.get(memo)
+    if found is None or found[0] is not identity:
+        found = (identity, _basis(ctx, run.image, running.digest, identity))
+        ctx.pod_bases[memo] = found
+    return _started(found[1], run)
+
+
+@dataclass(frozen=True, slots=True)
+class PodBasis:
+    """A pod's judgement without its container's start time, and how the start changes it.
+
+    `when` is CURRENT's "moved here after it started" suffix (`suffix`, when the container
+    started before `at`), STALE's account of the start against the move, or AHEAD, which a
+    start after `at` (the last check) turns UNKNOWN into; None when the start changes nothing.
+    """
+
+    state: PodState
+    why: str
+    key: ImageKey
+    move: TagMove | None = None
+    when: str | None = None  # "moved-here" | "stale" | "ahead"
+    at: datetime | None = None
+    suffix: str = ""
+    familiar: str = ""
+
+
+def _basis(
+    ctx: ScanContext, image: str, digest: Digest, identity: PlatformImage | None
+) -> PodBasis:
+    ref = ctx.ref(image)
     history = ctx.history(ref) if ref is not None and ref.digest is None else None
     now_digest = ctx.now_digest(history)
-    canon = ctx.canon(running.digest, now_digest or (ref.digest if ref else None))
+    canon = ctx.canon(digest, now_digest or (ref.digest if ref else None))
     key = ImageKey(canon)
     if ref is None:
-        why = f"image {run.image!r} does not parse as a reference"
-        return PodState.UNKNOWN, why, key, None
+        return PodBasis(PodState.UNKNOWN, f"image {image!r} does not parse as a reference", key)
     if ref.digest is not None:
         if canon == ctx.canon(ref.digest):
-            why = "runs the pinned digest"
-            return PodState.CURRENT, why, key, None
+            return PodBasis(PodState.CURRENT, "runs the pinned digest", key)
         why = f"runs {canon.short} but the spec pins {ref.digest.short}"
-        return PodState.UNKNOWN, why, key, None
+        return PodBasis(PodState.UNKNOWN, why, key)
+    familiar = ctx.familiar(ref)
     if history is None:
-        why = (
-            f"no recorded history for {ctx.familiar(ref)}: run `tagwatch check {ctx.familiar(ref)}`"
-        )
-        return PodState.UNKNOWN, why, key, None
+        why = f"no recorded history for {familiar}: run `tagwatch check {familiar}`"
+        return PodBasis(PodState.UNKNOWN, why, key)
     canon_now = ctx.canon(now_digest) if now_digest else None
-    started = run.started_at
+    current = history.current
     if canon == canon_now:
-        why = f"runs what {ctx.familiar(ref)} points to now"
-        current = history.current
-        if started and current and started < current.first_seen and len(history.sightings) > 1:
-            why += (
+        why = f"runs what {familiar} points to now"
+        if current is not None and len(history.sightings) > 1:
+            suffix = (
                 f" (it moved here by {iso_utc(current.first_seen)}, after this container started)"
             )
-        return PodState.CURRENT, why, key, None
+            return PodBasis(
+                PodState.CURRENT, why, key, when="moved-here", at=current.first_seen, suffix=suffix
+            )
+        return PodBasis(PodState.CURRENT, why, key)
     if identity is not None and _same_platform_image(ctx, identity, now_digest):
         why = (
             f"runs the {identity.platform} image {_short(identity.image)} that "
-            f"{ctx.familiar(ref)} points to now; its index {canon.short} differs from "
+            f"{familiar} points to now; its index {canon.short} differs from "
             f"{_short(now_digest)} only in attestations or annotations"
         )
-        return PodState.CURRENT, why, key, None
+        return PodBasis(PodState.CURRENT, why, key)
     canon_list = ctx.canon_history(history)
     if canon in canon_list:
         last = max(i for i, d in enumerate(canon_list) if d == canon)
         moves = ctx.moves(history)
         move = moves[last + 1] if last + 1 < len(moves) else None
         if move is None:  # the tag is current on it after all (a deleted tag): be honest
-            why = f"runs {canon.short}, the last digest {ctx.familiar(ref)} had"
-            return PodState.UNKNOWN, why, key, None
+            why = f"runs {canon.short}, the last digest {familiar} had"
+            return PodBasis(PodState.UNKNOWN, why, key)
         why = (
-            f"runs {canon.short}, which {ctx.familiar(ref)} pointed to until "
+            f"runs {canon.short}, which {familiar} pointed to until "
             f"{iso_utc(move.window_start)}; the tag moved to {_short(move.to_digest)} "
             f"(detected {iso_utc(move.detected_at)}{ctx.revisions(move)})"
         )
-        if started is not None:
-            if move.window_start is not None and started <= move.window_start:
-                why += f"; this container started before the move, at {iso_utc(started)}"
-            elif started >= move.detected_at:
-                why += (
-                    f"; it started after the move, at {iso_utc(started)}: its node had the old "
-                    f"bytes cached (imagePullPolicy {run.pull_policy.value})"
-                )
-            else:
-                why += f"; it started during the move window, at {iso_utc(started)}"
-        return PodState.STALE, why, key, move
-    current = history.current
-    if started is not None and current is not None and started > current.last_seen:
+        return PodBasis(PodState.STALE, why, key, move, when="stale")
+    why = (
+        f"runs {canon.short}, never recorded for {familiar}: pushed and moved between "
+        "checks, or loaded onto the node by hand"
+    )
+    at = current.last_seen if current is not None else None
+    return PodBasis(PodState.UNKNOWN, why, key, when="ahead", at=at, familiar=familiar)
+
+
+def _started(basis: PodBasis, run: ContainerRun) -> _Judgement:
+    """The basis with what this container's start time adds to it."""
+    started = run.started_at
+    state, why, key, move = basis.state, basis.why, basis.key, basis.move
+    if basis.when is None or started is None:
+        return state, why, key, move
+    if basis.when == "moved-here":
+        if basis.at is not None and started < basis.at:
+            why += basis.suffix
+    elif basis.when == "stale" and move is not None:
+        if move.window_start is not None and started <= move.window_start:
+            why += f"; this container started before the move, at {iso_utc(started)}"
+        elif started >= move.detected_at:
+            why += (
+                f"; it started after the move, at {iso_utc(started)}: its node had the old "
+                f"bytes cached (imagePullPolicy {run.pull_policy.value})"
+            )
+        else:
+            why += f"; it started during the move window, at {iso_utc(started)}"
+    elif basis.when == "ahead" and basis.at is not None and started > basis.at:
         why = (
-            f"runs {canon.short}, never recorded for {ctx.familiar(ref)}; it started at "
-            f"{iso_utc(started)}, after the last check ({iso_utc(current.last_seen)}): "
+            f"runs {key.digest.short}, never recorded for {basis.familiar}; it started at "
+            f"{iso_utc(started)}, after the last check ({iso_utc(basis.at)}): "
             "the tag has probably moved since"
         )
         return PodState.AHEAD, why, key, None
-    why = (
-        f"runs {canon.short}, never recorded for {ctx.familiar(ref)}: pushed and moved between "
-        "checks, or loaded onto the node by hand"
-    )
-    return PodState.UNKNOWN, why, key, None
+    return state, why, key, move

@@ -44,25 +44,21 @@ def predict(ctx: ScanContext, ref: ImageRef, policy: PullPolicy, canon_now: Dige
         prediction = Prediction({now_key: ctx.all_nodes} if ctx.all_nodes else {})
         ctx.predictions[key] = prediction
         return prediction
-    grouped: dict[ImageKey | None, tuple[str, ...]] = {}
     by_target: dict[ImageKey | None, list[str]] = {}
     for node, digests in cached.items():
         canon = {ctx.canon(d, canon_now) for d in digests}
         target = ImageKey(next(iter(canon))) if len(canon) == 1 else None
         by_target.setdefault(target, []).append(node)
-    for target, nodes in by_target.items():
-        grouped[target] = tuple(sorted(nodes))
-    # Nodes without the tag, in name order: unknown under Never or when their list is capped.
-    pulls = tuple(n for n in ctx.all_nodes if n not in cached and n not in ctx.capped)
-    unknown = tuple(
-        n
-        for n in ctx.all_nodes
-        if n not in cached and (n in ctx.capped or policy is PullPolicy.NEVER)
-    )
-    if pulls and policy is not PullPolicy.NEVER:
-        grouped[now_key] = tuple(sorted({*grouped.get(now_key, ()), *pulls}))
+    grouped = {target: tuple(sorted(nodes)) for target, nodes in by_target.items()}
+    # Nodes without the tag: a pull of the tag now, or unknown under Never or when their
+    # list is capped. Set arithmetic, not a walk of every node: this runs per workload.
+    missing = ctx.node_names.difference(cached)
+    pulls = missing.difference(ctx.capped) if policy is not PullPolicy.NEVER else frozenset()
+    unknown = missing if policy is PullPolicy.NEVER else missing & ctx.capped
+    if pulls:
+        grouped[now_key] = tuple(sorted(pulls.union(grouped.get(now_key, ()))))
     if unknown:
-        grouped[None] = tuple(sorted({*grouped.get(None, ()), *unknown}))
+        grouped[None] = tuple(sorted(unknown.union(grouped.get(None, ()))))
     prediction = Prediction(grouped)
     ctx.predictions[key] = prediction
     return prediction
@@ -74,23 +70,24 @@ def changing_nodes(
     nodes: Sequence[str],
     running: set[tuple[Platform | None, Digest]],
 ) -> list[str]:
-    """The nodes where a new pod would start `target` and run another image than the pods do.
+    """The nodes (of the scan's ready nodes) where a new pod would start `target` and run
+    another image than the pods do.
 
     Platform-aware: a node runs the child of `target` for its own platform, so a target that
-    differs from the running index only in attestations changes nothing.
+    differs from the running index only in attestations changes nothing. Decided once per
+    platform (a few), then the nodes of the platforms that change are kept (many).
     """
-    out: list[str] = []
-    changes: dict[Platform | None, bool] = {}  # a few platforms, many nodes
-    for node in nodes:
-        platform = ctx.platforms.get(node)
-        changed = changes.get(platform)
-        if changed is None:
-            identity = ctx.identity(target.digest, node)
-            changed = identity.image is None or (platform, identity.image) not in running
-            changes[platform] = changed
-        if changed:
-            out.append(node)
-    return out
+    changed: set[Platform | None] = set()
+    for platform in ctx.nodes_by_platform:
+        identity = ctx.identity_on(target.digest, platform)
+        if identity.image is None or (platform, identity.image) not in running:
+            changed.add(platform)
+    if not changed:
+        return []
+    if len(changed) == len(ctx.nodes_by_platform):
+        return list(nodes)
+    keep = frozenset().union(*(ctx.nodes_by_platform[p] for p in changed))
+    return [n for n in nodes if n in keep]
 
 
 def holders(

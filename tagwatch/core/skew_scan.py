@@ -20,6 +20,7 @@ from tagwatch.core.workloads import (
 )
 
 if TYPE_CHECKING:
+    from tagwatch.core.skew_pods import PodBasis
     from tagwatch.core.skew_predict import Prediction
 
 __all__ = ["ScanContext", "containers_of", "template_spec"]
@@ -53,16 +54,24 @@ class ScanContext:
             for tag, digests in node_tag_index(node).items():
                 self.tag_nodes.setdefault(tag, {})[node.name] = digests
         self.platforms = {n.name: n.platform for n in nodes if n.platform is not None}
+        # ready nodes by platform (None: the node did not say), for decisions per platform
+        by_platform: dict[Platform | None, set[str]] = {}
+        for node in self.nodes:
+            by_platform.setdefault(node.platform, set()).add(node.name)
+        self.nodes_by_platform = {p: frozenset(names) for p, names in by_platform.items()}
         # platform child -> the recorded indexes that list it
         self.listing: dict[Digest, set[Digest]] = {}
         for digest, build in builds.items():
             for child in build.platforms.values():
                 self.listing.setdefault(child, set()).add(digest)
-        self._identity: dict[tuple[Digest, Platform | None], PlatformImage] = {}
+        self._platform_text = {name: str(p) for name, p in self.platforms.items()}
+        self._identity: dict[tuple[str, str], PlatformImage] = {}
         self.node_names = frozenset(n.name for n in self.nodes)
         self.all_nodes = tuple(sorted(self.node_names))
         self.capped = frozenset(n.name for n in self.nodes if n.capped)
         self.predictions: dict[tuple[ImageRef, PullPolicy, Digest], Prediction] = {}
+        # (image, digest, id of its PlatformImage) -> (that PlatformImage, the pods' basis)
+        self.pod_bases: dict[tuple[str, str, int], tuple[PlatformImage | None, PodBasis]] = {}
         self._refs: dict[str, ImageRef | None] = {}
         self._moves: dict[ImageRef, list[TagMove]] = {}
         self._canon_history: dict[ImageRef, list[Digest | None]] = {}
@@ -81,7 +90,17 @@ class ScanContext:
     def identity(self, digest: Digest, node: str | None) -> PlatformImage:
         """The platform image a pod on `node` runs when the runtime reports `digest`."""
         platform = self.platforms.get(node) if node else None
-        key = (digest, platform)
+        # Keyed by text (whose hashes Python caches), not by the dataclasses: once per pod.
+        key = (digest.encoded, self._platform_text.get(node, "") if node else "")
+        found = self._identity.get(key)
+        if found is None:
+            found = platform_image(digest, platform, self.builds, self.listing, self.fold)
+            self._identity[key] = found
+        return found
+
+    def identity_on(self, digest: Digest, platform: Platform | None) -> PlatformImage:
+        """The platform image a node of `platform` runs when the runtime reports `digest`."""
+        key = (digest.encoded, str(platform) if platform is not None else "")
         found = self._identity.get(key)
         if found is None:
             found = platform_image(digest, platform, self.builds, self.listing, self.fold)

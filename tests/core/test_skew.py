@@ -413,6 +413,26 @@ def test_unrecorded_bytes_started_before_the_last_check_are_unknown() -> None:
     assert "never recorded" in f.pods[0].explanation
 
 
+def test_replicas_on_the_same_bytes_are_each_explained_by_their_own_start() -> None:
+    pods = [
+        pod("web-1", run(A, T0 + 10 * M)),
+        pod("web-2", run(A, T0 + 25 * M)),
+        pod("web-3", run(A, T0 + 45 * M)),
+        pod("web-4", run(X, T0 + 50 * M)),
+        pod("web-5", run(X, T0 + 70 * M)),
+        pod("web-6", run(B, T0 + 10 * M)),
+        pod("web-7", run(B, T0 + 40 * M)),
+    ]
+    f = only(scan(web(*pods), now=T0 + 71 * M))
+    by_name = {p.name: p for p in f.pods}
+    assert "started before the move" in by_name["web-1"].explanation
+    assert "during the move window" in by_name["web-2"].explanation
+    assert "old bytes cached" in by_name["web-3"].explanation
+    assert (by_name["web-4"].state, by_name["web-5"].state) == (PodState.UNKNOWN, PodState.AHEAD)
+    assert "moved here by" in by_name["web-6"].explanation
+    assert "moved here by" not in by_name["web-7"].explanation
+
+
 def test_a_pinned_image_is_judged_against_its_pin_not_a_history() -> None:
     pinned = f"{REPO}@{A}"
     specs = [ContainerSpec("web", pinned, PullPolicy.IF_NOT_PRESENT)]
