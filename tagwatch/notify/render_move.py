@@ -72,9 +72,20 @@ def _workloads(title: str, entries: Sequence[Mapping[str, Any]]) -> str:
     return upto(title, lines, limit=MAX_SECTION, most=MAX_WORKLOADS)
 
 
-def _fix(payload: Mapping[str, Any], name: str) -> str:
+def _fix(payload: Mapping[str, Any], name: str, *, suspect_new: bool = False) -> str:
     ref = str(payload.get("ref") or name)
     old, new = payload.get("from_digest"), payload.get("to_digest")
+    if suspect_new:
+        # The new digest failed its signing policy: pinning it would run what nobody vouched for.
+        if not old:
+            return (
+                "*Fix* nothing before it to pin: do not deploy this digest until you know who "
+                "pushed it"
+            )
+        return (
+            "*Fix* until you know who pushed it, pin the digest before it, as `tagwatch pin` "
+            f"writes it:\n{code_block([f'image: {ref}@{old}'])}"
+        )
     if new:
         return (
             f"*Fix* pin the digest you mean to run, as `tagwatch pin` writes it:\n"
@@ -88,8 +99,11 @@ def _fix(payload: Mapping[str, Any], name: str) -> str:
     return "*Fix* nothing to pin: the tag has no digest"
 
 
-def move_blocks(payload: Mapping[str, Any]) -> tuple[str, list[Block], int]:
-    """The fallback text, the blocks, and how many blocks at the end (the fix) must stay."""
+def move_blocks(
+    payload: Mapping[str, Any], *, suspect_new: bool = False
+) -> tuple[str, list[Block], int]:
+    """The fallback text, the blocks, and how many blocks at the end (the fix) must stay.
+    `suspect_new`: the new digest failed its signing policy, so the fix pins the old one."""
     change = str(payload.get("change", "moved"))
     verb, meaning = _CHANGE_WORDS.get(change, (f"changed ({change})", change))
     name = str(payload.get("familiar") or payload.get("ref") or "?")
@@ -148,7 +162,7 @@ def move_blocks(payload: Mapping[str, Any]) -> tuple[str, list[Block], int]:
             )
         )
     labels = payload.get("labels") or {}
-    blocks.append(section(_fix(payload, name)))
+    blocks.append(section(_fix(payload, name, suspect_new=suspect_new)))
     if labels:
         blocks.append(context(", ".join(f"{esc(k)}={esc(v)}" for k, v in labels.items())))
         return text, blocks, 2
@@ -169,7 +183,7 @@ def signature_blocks(payload: Mapping[str, Any]) -> tuple[str, list[Block], int]
         "*Ask* was this digest built and pushed by your CI? If not, pin the previous digest "
         "and find who pushed.",
     ]
-    _, move, keep = move_blocks(payload)
+    _, move, keep = move_blocks(payload, suspect_new=True)
     blocks: list[Block] = [
         header(f":rotating_light: {name}: new digest {what}"),
         section("\n".join(lines)),

@@ -6,12 +6,21 @@ when the README and the renderer disagree.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from tagwatch.app.routing import workloads_of
-from tagwatch.core.alerts import Alert, alerts_for_move, alerts_for_resolution, alerts_for_skew
-from tagwatch.core.routes import Route
+from tagwatch.core.alerts import (
+    Alert,
+    alerts_for_move,
+    alerts_for_resolution,
+    alerts_for_signature,
+    alerts_for_skew,
+)
+from tagwatch.core.moves import Source
+from tagwatch.core.routes import PolicyFailure, Route
+from tagwatch.core.signing import SignatureStatus, SignatureVerdict
 from tagwatch.core.skew import SkewReport, WorkloadFinding
 from tagwatch.notify.render import render
 from tagwatch.store.episodes import ClusterScan
@@ -54,6 +63,21 @@ def _finding(finding: WorkloadFinding) -> Alert:
     return alert
 
 
+def _signature() -> Alert:
+    """A re-push, pushed by someone, to a digest the signing policy finds unsigned."""
+    moved = replace(move(), pushed_by="mallory", source=Source.WEBHOOK)
+    verdict = SignatureVerdict("releases", SignatureStatus.UNSIGNED, None, "no signature found")
+    [alert] = alerts_for_signature(
+        moved,
+        verdict,
+        before=build("1111111"),
+        after=build("2222222"),
+        routes=[Route("#security", changes=frozenset({PolicyFailure.SIGNATURE_FAILED}))],
+        labels={"team": "payments"},
+    )
+    return alert
+
+
 def _resolved() -> Alert:
     opened = _finding(scenes.at_risk())
     [alert] = alerts_for_resolution(
@@ -73,6 +97,7 @@ def examples() -> list[tuple[str, Alert]]:
         ("Digest skew in a cluster", _finding(scenes.skewed())),
         ("At risk: uniform now, split by the next restart", _finding(scenes.at_risk())),
         ("A stuck rollout", _finding(scenes.stuck())),
+        ("A move to an unsigned digest (a route with `signature_failed`)", _signature()),
         ("Resolved (a reply in the finding's thread)", _resolved()),
     ]
 

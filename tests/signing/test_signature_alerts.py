@@ -81,6 +81,9 @@ def test_the_signature_alert_leads_with_the_verdict_and_says_who_pushed() -> Non
     assert "*Signing policy* `releases`: unsigned" in rendered
     assert "no signature found" in rendered
     assert "pushed by `mallory`" in rendered
+    # The fix pins the digest before the unsigned one, never the unsigned one itself.
+    [fix] = [b for b in blocks if "*Fix*" in str(b)]
+    assert f"@{MOVE.from_digest}" in str(fix) and f"@{MOVE.to_digest}" not in str(fix)
 
 
 async def test_a_recorded_move_to_an_unsigned_digest_is_routed_as_a_signature_alert(
