@@ -1,11 +1,14 @@
 """Benchmark `tagwatch run`: push-to-Slack latency (webhook, polling), 10,000 watches per interval.
 
-Run: uv run python bench/service_bench.py [--watches 10000] [--interval 60] [--pushes 5]
+Run: uv run python bench/service_bench.py [--watches 10000] [--interval 60] [--pushes 20]
 Prints JSON; the numbers go in bench/RESULTS.md (service section). Needs docker-registry.
 
 - webhook latency: a registry sends its push notifications to the service; time from the
   start of the push to the fake Slack receiving the alert.
 - polling latency: the same with webhooks off, watch interval `--poll-interval`.
+- CLI-recorded latency: the service watches nothing; `tagwatch check --db` (another process,
+  no Slack settings) records each move in the service's database; time from that process's
+  exit (the move committed) to the Slack message, against the delivery interval.
 - 10,000 watches: `tagwatch run` as a subprocess polling `--watches` tags on a loopback
   registry every `--interval` seconds; after one warm-up cycle, measured over one interval:
   CPU share (utime+stime / wall, of one core), peak RSS (VmHWM), registry requests per tag
@@ -22,11 +25,13 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +126,64 @@ async def latency(
                     if time.perf_counter() - start > interval * 2 + 30:
                         raise SystemExit(f"{kind}: alert {n} never arrived")
                 out.append(time.perf_counter() - start)
+        return out
+    finally:
+        slack.close()
+        registry.close()
+
+
+async def cli_latency(workdir: Path, *, pushes: int, delivery_interval: float) -> list[float]:
+    """Seconds from a `tagwatch check` process recording a move to its Slack message."""
+    os.environ["BENCH_SLACK"] = VALID_TOKEN
+    os.environ["BENCH_HOOK"] = SECRET
+    registry = TestRegistry(workdir / "registry-cli")
+    slack = FakeSlack()
+    try:
+        repo = "bench/cli"
+        registry.push_image(repo, "v1", content="0")
+        db = f"sqlite:///{workdir / 'cli.db'}"
+        data = base_config(db, f"127.0.0.1:{free_port()}", slack, [])
+        data["scheduler"]["delivery_interval"] = delivery_interval
+        path = workdir / "cli.yaml"
+        path.write_text(yaml.safe_dump(data))
+        ref = f"{registry.host}/{repo}:v1"
+        check = [sys.executable, "-m", "tagwatch", "check", ref, "--db", db]
+
+        def run_check() -> None:
+            # Output to DEVNULL: nobody reads a pipe here, and a full one would block the child.
+            subprocess.run(
+                check,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+                timeout=120,
+            )
+
+        def recorded_at() -> float:
+            # When the CLI recorded the move (its event's time, UTC), read from the database.
+            with sqlite3.connect(workdir / "cli.db") as conn:
+                (raw,) = conn.execute("SELECT max(recorded_at) FROM move_events").fetchone()
+            return datetime.fromisoformat(raw).replace(tzinfo=UTC).timestamp()
+
+        out: list[float] = []
+        async with running(load_settings(path)):
+            await asyncio.to_thread(run_check)  # first sighting: no alert
+            for n in range(1, pushes + 1):
+                await asyncio.sleep(0.3 + (n * 0.37) % 1.0)  # land at varied points of the tick
+                await asyncio.to_thread(registry.push_image, repo, "v1", content=str(n))
+                # The message may arrive before the CLI process has even exited: watch Slack
+                # while it runs, and measure from the move's commit, not the process's exit.
+                checking = asyncio.create_task(asyncio.to_thread(run_check))
+                started = time.time()
+                while len(slack.posts) < n:
+                    await asyncio.sleep(0.005)
+                    if time.time() - started > delivery_interval * 2 + 120:
+                        raise SystemExit(f"cli: alert {n} never arrived")
+                arrived = time.time()
+                await checking
+                out.append(arrived - recorded_at())
         return out
     finally:
         slack.close()
@@ -239,6 +302,7 @@ def say(message: str) -> None:
 
 def summary(values: list[float]) -> dict[str, float]:
     return {
+        "samples": len(values),
         "median_s": round(statistics.median(values), 3),
         "max_s": round(max(values), 3),
         "min_s": round(min(values), 3),
@@ -250,9 +314,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--watches", type=int, default=10_000)
     parser.add_argument("--interval", type=float, default=60.0)
-    parser.add_argument("--pushes", type=int, default=5)
+    parser.add_argument("--pushes", type=int, default=20)
     parser.add_argument("--poll-interval", type=float, default=5.0)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-watches", action="store_true", help="skip the many-watches run")
+    parser.add_argument("--cli-pushes", type=int, default=10)
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tagwatch-bench-") as tmp:
@@ -268,10 +334,14 @@ def main() -> None:
                 )
             )
             results["poll_push_to_slack"] = summary(poll) | {"interval_s": args.poll_interval}
-        say(f"{args.watches} watches")
-        results["many_watches"] = many_watches(
-            workdir, watches=args.watches, interval=args.interval
-        )
+            say("CLI-recorded move latency")
+            cli = asyncio.run(cli_latency(workdir, pushes=args.cli_pushes, delivery_interval=1.0))
+            results["cli_recorded_to_slack"] = summary(cli) | {"delivery_interval_s": 1.0}
+        if not args.skip_watches:
+            say(f"{args.watches} watches")
+            results["many_watches"] = many_watches(
+                workdir, watches=args.watches, interval=args.interval
+            )
     print(json.dumps(results, indent=2))
 
 
