@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tagwatch.core.routes import Condition
 from tagwatch.store.models import ClusterFindingsRow, EpisodeRow
 from tagwatch.store.sql import aware, insert, returned
 
-__all__ = ["ClusterScan", "Episode", "Episodes", "Findings"]
+__all__ = ["ClusterScan", "Episode", "EpisodeKey", "EpisodeState", "Episodes", "Findings"]
+
+#: The largest page of episodes any caller gets, whatever it asks for.
+MAX_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,19 @@ class Episode:
     opened_at: datetime
     closed_at: datetime | None
     payload: Mapping[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeKey:
+    """Where an episode sits in a cluster's list, newest first: when it opened, then its id."""
+
+    opened_at: datetime
+    id: int
+
+
+class EpisodeState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 def _episode(row: EpisodeRow) -> Episode:
@@ -73,8 +90,35 @@ class Episodes:
         query = select(EpisodeRow).order_by(EpisodeRow.opened_at.desc(), EpisodeRow.id.desc())
         if cluster is not None:
             query = query.where(EpisodeRow.cluster == cluster)
-        rows = self._session.execute(query.limit(min(max(limit, 1), 1000))).scalars()
+        rows = self._session.execute(query.limit(min(max(limit, 1), MAX_PAGE))).scalars()
         return [_episode(r) for r in rows]
+
+    def page(
+        self,
+        cluster: str,
+        *,
+        after: EpisodeKey | None = None,
+        limit: int = 100,
+        state: EpisodeState | None = None,
+    ) -> tuple[list[Episode], EpisodeKey | None]:
+        """Up to `limit` episodes of `cluster` after `after`, newest first (None: open and
+        closed), and the key to ask the next page after (None at the end)."""
+        query = select(EpisodeRow).where(EpisodeRow.cluster == cluster)
+        if state is EpisodeState.OPEN:
+            query = query.where(EpisodeRow.closed_at.is_(None))
+        elif state is EpisodeState.CLOSED:
+            query = query.where(EpisodeRow.closed_at.is_not(None))
+        if after is not None:
+            position = tuple_(EpisodeRow.opened_at, EpisodeRow.id)
+            query = query.where(position < tuple_(aware(after.opened_at), after.id))
+        size = min(max(limit, 1), MAX_PAGE)
+        rows = self._session.execute(
+            query.order_by(EpisodeRow.opened_at.desc(), EpisodeRow.id.desc()).limit(size + 1)
+        ).scalars()
+        found = [_episode(r) for r in rows]
+        page = found[:size]
+        more = len(found) > size
+        return page, (EpisodeKey(page[-1].opened_at, page[-1].id) if more else None)
 
     def open(
         self,
@@ -174,11 +218,12 @@ class Findings:
             )
         )
 
-    def latest(self) -> dict[str, ClusterScan]:
-        """The latest scan of every cluster ever scanned, by cluster name."""
-        rows = self._session.execute(
-            select(ClusterFindingsRow).order_by(ClusterFindingsRow.cluster)
-        ).scalars()
+    def latest(self, clusters: Iterable[str] | None = None) -> dict[str, ClusterScan]:
+        """The latest scan of every cluster ever scanned (or of those named), by name."""
+        query = select(ClusterFindingsRow).order_by(ClusterFindingsRow.cluster)
+        if clusters is not None:
+            query = query.where(ClusterFindingsRow.cluster.in_(list(clusters)))
+        rows = self._session.execute(query).scalars()
         return {
             r.cluster: ClusterScan(r.cluster, r.scanned_at, r.report, r.failed_at, r.error)
             for r in rows

@@ -257,6 +257,8 @@ class EpisodeRow(Base):
     __table_args__ = (
         UniqueConstraint("key", "opened_at"),
         Index("ix_episodes_cluster_open", "cluster", "closed_at"),
+        # Lists of a cluster's episodes, newest first (migration 0015_episodes_cluster_opened).
+        Index("ix_episodes_cluster_opened", "cluster", "opened_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
