@@ -32,7 +32,6 @@ from tagwatch.app.tasks import Tasks
 from tagwatch.app.webhook_checks import WebhookChecks
 from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
-from tagwatch.core.skew_findings import SkewReport
 from tagwatch.core.times import utcnow
 from tagwatch.errors import TagwatchError
 from tagwatch.notify import Destination
@@ -76,8 +75,6 @@ class Service:
         self.metrics = Metrics()
         self.tasks = Tasks()
         self.leader = False
-        #: The latest skew report of each cluster this replica scanned (what the board shows).
-        self.latest_scans: dict[str, SkewReport] = {}
         self.cluster_leases: dict[str, bool] = {}
         self.last_tick: float | None = None
         self.started = False
@@ -241,7 +238,7 @@ class Service:
     async def scan_cluster(self, cluster: ClusterEntry) -> int:
         """Scan one cluster: its latest findings and episodes into the store, their alerts
         queued; returns how many alerts."""
-        report, queued = await scan_and_record(
+        _, queued = await scan_and_record(
             cluster,
             store=self.store,
             registry=self.registry,
@@ -250,8 +247,6 @@ class Service:
             metrics=self.metrics,
             now=self.now,
         )
-        if report is not None:
-            self.latest_scans[cluster.name] = report
         if queued:
             self.delivery.kick()
         return queued

@@ -1,4 +1,5 @@
-"""The read-only JSON API over the audit trail: tags, a tag's history and builds, moves.
+"""The read-only JSON API over the audit trail: tags, a tag's history and builds, moves
+(the clusters' findings and episodes are in `tagwatch.web.clusters`).
 
 Every list is one bounded page (`limit`, at most 1,000). When more follow, the answer carries
 `X-Next-Cursor` and `Link: <…>; rel="next"`; ask again with `cursor=` set to it. Pages are
@@ -15,7 +16,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from tagwatch.core.moves import BuildInfo, Sighting, TagMove
-from tagwatch.core.skew_findings import SkewReport
 from tagwatch.errors import StoreError
 from tagwatch.store.audit import MoveFilter
 from tagwatch.web import cursors
@@ -29,9 +29,8 @@ from tagwatch.web.listing import (
     tag_ref,
     unavailable,
 )
-from tagwatch.web.pages.board import needs_attention
 
-__all__ = ["router"]
+__all__ = ["PAGED", "ErrorOut", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -104,7 +103,7 @@ class Order(StrEnum):
     newest = "newest"
 
 
-_PAGED: dict[str, Any] = {
+PAGED: dict[str, Any] = {
     "headers": {
         "X-Next-Cursor": {"description": "the cursor of the next page; absent on the last"},
         "Link": {"description": 'RFC 8288 `<url>; rel="next"`; absent on the last page'},
@@ -112,7 +111,7 @@ _PAGED: dict[str, Any] = {
 }
 
 _ONE_TAG: dict[int | str, dict[str, Any]] = {
-    200: _PAGED,
+    200: PAGED,
     400: {"model": ErrorOut},
     404: {"model": ErrorOut},
     503: {"model": ErrorOut},
@@ -165,7 +164,7 @@ def build_out(digest: str, build: BuildInfo) -> BuildOut:
 @router.get(
     "/tags",
     response_model=list[TagOut],
-    responses={200: _PAGED, 400: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={200: PAGED, 400: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 def list_tags(
     request: Request,
@@ -250,7 +249,7 @@ def tag_builds(
 @router.get(
     "/moves",
     response_model=list[MoveOut],
-    responses={200: _PAGED, 400: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={200: PAGED, 400: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 def list_moves(
     request: Request,
@@ -277,67 +276,3 @@ def list_moves(
         raise unavailable(exc) from exc
     next_page(request, response, cursors.encode(more) if more else None)
     return [move_out(m) for m in moves]
-
-
-class FindingsOut(BaseModel):
-    """One page of the latest skew scan of a cluster (`tagwatch skew -o json`'s workloads)."""
-
-    cluster: str
-    generated_at: datetime | None
-    skewed: int
-    at_risk: int
-    workloads: list[dict[str, Any]]
-
-
-@router.get(
-    "/clusters/{name}/findings",
-    response_model=FindingsOut,
-    tags=["skew"],
-    responses={
-        200: _PAGED,
-        400: {"model": ErrorOut},
-        404: {"model": ErrorOut},
-        409: {"model": ErrorOut},
-    },
-)
-def cluster_findings(
-    name: str,
-    request: Request,
-    response: Response,
-    limit: LimitQuery = 100,
-    cursor: CursorQuery = None,
-    attention: Annotated[
-        bool, Query(description="Only workloads skewed, at risk or with a stuck rollout.")
-    ] = False,
-) -> FindingsOut:
-    """The findings of the latest scan of cluster `name` this replica made (404 before one).
-
-    A cursor belongs to one scan: after a newer scan it answers 409; start again without it.
-    """
-    service = request.app.state.service
-    if all(c.name != name for c in service.settings.clusters):
-        raise HTTPException(status_code=404, detail=f"no cluster named {name!r} is configured")
-    report: SkewReport | None = service.latest_scans.get(name)
-    if report is None:
-        raise HTTPException(status_code=404, detail=f"cluster {name} has not been scanned yet")
-    try:
-        scanned_at, offset = cursors.decode_finding(cursor) if cursor else (None, 0)
-    except cursors.BadCursor as exc:
-        raise cursor_error(exc) from None
-    if cursor and scanned_at != report.generated_at:
-        raise HTTPException(status_code=409, detail="a newer scan replaced this list: start again")
-    findings = [f for f in report.findings if not attention or needs_attention(f)]
-    page = findings[offset : offset + limit]
-    more = offset + limit < len(findings)
-    next_page(
-        request,
-        response,
-        cursors.encode_finding(report.generated_at, offset + limit) if more else None,
-    )
-    return FindingsOut(
-        cluster=name,
-        generated_at=report.generated_at,
-        skewed=sum(1 for f in report.findings if f.skewed),
-        at_risk=sum(1 for f in report.findings if f.at_risk),
-        workloads=[f.to_json(report.builds) for f in page],
-    )

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tagwatch import __version__
 from tagwatch.app.service import Service
-from tagwatch.web import access, api, pages, webhooks
+from tagwatch.web import access, api, clusters, pages, webhooks
 
 __all__ = ["create_app"]
 
@@ -75,6 +75,7 @@ def create_app(service: Service, *, lifecycle: bool = True) -> FastAPI:
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(api.router)
+    app.include_router(clusters.router)
     app.include_router(webhooks.router)
     pages.mount(app)
     access.guard(app, service.settings.http.read_token())

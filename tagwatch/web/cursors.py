@@ -12,9 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from tagwatch.store.audit import MoveKey, TagKey
+from tagwatch.store.episodes import EpisodeKey
 
 __all__ = [
     "BadCursor",
+    "decode_episode",
     "decode_finding",
     "decode_move",
     "decode_seq",
@@ -44,24 +46,34 @@ def _unpack(kind: str, cursor: str) -> list[Any]:
     return parts[1:]
 
 
-def encode(position: MoveKey | TagKey | int) -> str:
+def encode(position: MoveKey | TagKey | EpisodeKey | int) -> str:
     """The cursor of a page that starts after `position`."""
     if isinstance(position, MoveKey):
         return _pack("m", position.detected_at.isoformat(), position.id)
+    if isinstance(position, EpisodeKey):
+        return _pack("e", position.opened_at.isoformat(), position.id)
     if isinstance(position, TagKey):
         return _pack("t", position.registry, position.repository, position.tag)
     return _pack("n", position)
 
 
-def decode_move(cursor: str) -> MoveKey:
+def _time_and_id(kind: str, cursor: str) -> tuple[datetime, int]:
     try:
-        when, row = _unpack("m", cursor)
-        key = MoveKey(datetime.fromisoformat(when), int(row))
+        when, row = _unpack(kind, cursor)
+        at, number = datetime.fromisoformat(when), int(row)
     except (TypeError, ValueError) as exc:
         raise BadCursor(str(exc) if isinstance(exc, BadCursor) else "malformed cursor") from None
-    if key.detected_at.tzinfo is None:
+    if at.tzinfo is None:
         raise BadCursor("malformed cursor")
-    return key
+    return at, number
+
+
+def decode_move(cursor: str) -> MoveKey:
+    return MoveKey(*_time_and_id("m", cursor))
+
+
+def decode_episode(cursor: str) -> EpisodeKey:
+    return EpisodeKey(*_time_and_id("e", cursor))
 
 
 def decode_tag(cursor: str) -> TagKey:

@@ -114,7 +114,7 @@ def test_the_api_follows_its_openapi_description(api_app: object) -> None:
     results = list(schema.get_all_operations())
     operations = [r.ok() for r in results if isinstance(r, Ok)]
     assert len(operations) == len(results)  # no operation failed to load
-    assert len(operations) == 7  # health, metrics, tags, history, builds, moves, findings
+    assert len(operations) == 8  # health, metrics, tags, history, builds, moves, findings, episodes
 
     for operation in operations:
 
@@ -135,6 +135,8 @@ def test_openapi_lists_the_api_and_webhooks(api_app: object) -> None:
         "/api/v1/tags",
         "/api/v1/tags/{ref}/history",
         "/api/v1/moves",
+        "/api/v1/clusters/{name}/findings",
+        "/api/v1/clusters/{name}/episodes",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
-from tagwatch.core.skew_findings import PodFinding, SkewReport, WorkloadFinding
 from tagwatch.core.workloads import ImageKey
 from tagwatch.errors import InvalidReference
+from tagwatch.web.scans import PodView, ScanView, WorkloadView
 
-__all__ = ["PodGroup", "Runner", "needs_attention", "pod_groups", "running_now", "state_words"]
+__all__ = ["PodGroup", "Runner", "pod_groups", "running_now", "state_words"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +20,7 @@ class PodGroup:
 
     digest: ImageKey | None
     node: str | None
-    pods: tuple[PodFinding, ...]
+    pods: tuple[PodView, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +33,7 @@ class Runner:
     pods: int
 
 
-def needs_attention(finding: WorkloadFinding) -> bool:
-    return finding.skewed or finding.at_risk or finding.stuck_rollout
-
-
-def state_words(finding: WorkloadFinding) -> list[str]:
+def state_words(finding: WorkloadView) -> list[str]:
     """What is wrong, in words (the board never relies on colour alone)."""
     words = []
     if finding.skewed:
@@ -49,9 +45,9 @@ def state_words(finding: WorkloadFinding) -> list[str]:
     return words or ["uniform"]
 
 
-def pod_groups(finding: WorkloadFinding) -> list[PodGroup]:
+def pod_groups(finding: WorkloadView) -> list[PodGroup]:
     """Pods grouped by the build they run, then by node, in a stable order."""
-    groups: dict[tuple[str, str], list[PodFinding]] = {}
+    groups: dict[tuple[str, str], list[PodView]] = {}
     keys: dict[tuple[str, str], tuple[ImageKey | None, str | None]] = {}
     for pod in finding.pods:
         key = (str(pod.digest) if pod.digest else "~", pod.node or "~")
@@ -75,11 +71,11 @@ def _same_tag(image: str, ref: ImageRef) -> bool:
     )
 
 
-def running_now(reports: Mapping[str, SkewReport], ref: ImageRef) -> dict[Digest, list[Runner]]:
+def running_now(scans: Iterable[ScanView], ref: ImageRef) -> dict[Digest, list[Runner]]:
     """For each digest of `ref`, the workload containers whose pods run it in the latest scans."""
     found: dict[Digest, list[Runner]] = {}
-    for cluster, report in sorted(reports.items()):
-        for finding in report.findings:
+    for scan in sorted(scans, key=lambda s: s.cluster):
+        for finding in scan.workloads:
             if not _same_tag(finding.image, ref):
                 continue
             counts: dict[Digest, int] = {}
@@ -88,6 +84,6 @@ def running_now(reports: Mapping[str, SkewReport], ref: ImageRef) -> dict[Digest
                     counts[pod.digest.digest] = counts.get(pod.digest.digest, 0) + 1
             for digest, pods in counts.items():
                 found.setdefault(digest, []).append(
-                    Runner(cluster, str(finding.key), finding.container, pods)
+                    Runner(scan.cluster, str(finding.key), finding.container, pods)
                 )
     return found

@@ -12,15 +12,15 @@ from fastapi.staticfiles import StaticFiles
 
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
-from tagwatch.core.skew_findings import SkewReport
 from tagwatch.core.times import parse_when
 from tagwatch.errors import InvalidReference, StoreError
 from tagwatch.store.audit import MoveFilter, digests_of
 from tagwatch.web import cursors
 from tagwatch.web.listing import move_filter, store_of, tag_ref
-from tagwatch.web.pages.board import needs_attention, pod_groups, running_now, state_words
+from tagwatch.web.pages.board import pod_groups, running_now, state_words
 from tagwatch.web.pages.render import STATIC, templates
 from tagwatch.web.pages.timeline import layout
+from tagwatch.web.scans import stored_scans
 
 __all__ = ["mount", "router"]
 
@@ -126,6 +126,7 @@ def timeline(request: Request, ref: str, at: str | None = None) -> HTMLResponse:
         image = tag_ref(ref)
     except HTTPException as exc:
         return _page(request, "error.html", 404, problem=str(exc.detail))
+    clusters = [c.name for c in request.app.state.service.settings.clusters]
     try:
         with store_of(request).begin() as tx:
             history = tx.history(image)
@@ -133,6 +134,7 @@ def timeline(request: Request, ref: str, at: str | None = None) -> HTMLResponse:
             verdicts = {
                 digest: verdict for (_, _, digest), verdict in tx.signatures([image]).items()
             }
+            scans = stored_scans(tx, clusters) if history.sightings else {}
     except StoreError as exc:
         return _page(request, "error.html", 503, problem=str(exc))
     if not history.sightings:
@@ -160,7 +162,7 @@ def timeline(request: Request, ref: str, at: str | None = None) -> HTMLResponse:
         lookup=lookup,
         now=now,
         skipped=len(history.sightings) - len(shown),
-        running=running_now(request.app.state.service.latest_scans, image),
+        running=running_now(scans.values(), image),
         latest_of={s.digest: i for i, s in enumerate(shown) if s.digest is not None},
     )
 
@@ -176,24 +178,25 @@ def _image_ref(image: str) -> ImageRef | None:
 
 @router.get("/clusters/{name}", response_class=HTMLResponse)
 def board(request: Request, name: str) -> HTMLResponse:
-    """The latest scan of a cluster: skewed, at-risk and stuck workloads, pods, the fix."""
+    """The latest stored scan of a cluster: skewed, at-risk and stuck workloads, pods, the
+    fix; and its episodes."""
     service = request.app.state.service
     entry = next((c for c in service.settings.clusters if c.name == name), None)
     if entry is None:
         return _page(request, "error.html", 404, problem=f"no cluster named {name!r} is configured")
-    report: SkewReport | None = service.latest_scans.get(name)
     try:
         with store_of(request).begin() as tx:
+            scan = stored_scans(tx, [name]).get(name)
             episodes = tx.episodes.recent(cluster=name, limit=EPISODES_SHOWN)
     except StoreError as exc:
         return _page(request, "error.html", 503, problem=str(exc))
-    attention = [f for f in report.findings if needs_attention(f)] if report else []
+    attention = scan.attention if scan else []
     return _page(
         request,
         "cluster.html",
         name=name,
         interval=entry.interval,
-        report=report,
+        scan=scan,
         attention=attention,
         episodes=episodes,
         now=datetime.now(UTC),
