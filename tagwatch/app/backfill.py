@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import Observation, Source
 from tagwatch.core.references import ImageRef
-from tagwatch.core.times import iso_utc, utcnow
+from tagwatch.core.times import iso_seconds, iso_utc, utcnow
 from tagwatch.errors import TagwatchError
 from tagwatch.registry.providers.records import TagProvider, TagRecord
 
@@ -205,7 +205,7 @@ def _already(ref: ImageRef, since: datetime) -> BackfillResult:
     return BackfillResult(
         ref,
         BackfillStatus.ALREADY_RECORDED,
-        f"already recorded since {iso_utc(since)} (unchanged)",
+        f"already recorded since {iso_seconds(since)} (unchanged)",
         since=since,
     )
 
@@ -215,7 +215,7 @@ def _backfilled(ref: ImageRef, record: TagRecord, since: datetime) -> BackfillRe
     return BackfillResult(
         ref,
         BackfillStatus.BACKFILLED,
-        f"recorded {record.digest.short} since {iso_utc(since)} "
+        f"recorded {record.digest.short} since {iso_seconds(since)} "
         f"({how}; checked against the registry)",
         digest=record.digest,
         since=since,

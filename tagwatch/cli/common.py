@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -138,7 +138,7 @@ NoHeadersOption = Annotated[
 
 def table_time(when: datetime | None) -> str:
     """A time in a table: ISO 8601 UTC to the second, `2026-11-29T10:00:00Z` (JSON has it all)."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else "-"
+    return times.iso_seconds(when) if when else "-"
 
 
 class ExitCode(IntEnum):

@@ -9,14 +9,15 @@ import typer
 
 from tagwatch.app.settings import Settings, load_settings
 from tagwatch.cli.common import ConfigOption, console, err_console, print_json
+from tagwatch.cli.flags import FlagCommand, FlagGroup
 from tagwatch.errors import ConfigError
 
 __all__ = ["config_app"]
 
-config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
+config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True, cls=FlagGroup)
 
 
-@config_app.command("validate")
+@config_app.command("validate", cls=FlagCommand)
 def validate(
     config: ConfigOption = None,
     schema: Annotated[

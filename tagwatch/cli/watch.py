@@ -20,12 +20,13 @@ from tagwatch.cli.common import (
     print_data,
     table_time,
 )
+from tagwatch.cli.flags import FlagCommand, FlagGroup
 from tagwatch.cli.tables import TIME_WIDTH, Column, print_table
 from tagwatch.core.durations import parse_duration
 from tagwatch.core.times import iso_utc
 from tagwatch.errors import UsageError
 
-watch_app = typer.Typer(help="Manage the watched tags.", no_args_is_help=True)
+watch_app = typer.Typer(help="Manage the watched tags.", no_args_is_help=True, cls=FlagGroup)
 
 
 def _labels(raw: list[str]) -> dict[str, str]:
@@ -43,7 +44,7 @@ def _interval(raw: str | None) -> int | None:
     return None if raw is None else max(1, round(parse_duration(raw)))
 
 
-@watch_app.command("add")
+@watch_app.command("add", cls=FlagCommand)
 @handle_errors
 def add(
     refs: Annotated[
@@ -78,7 +79,7 @@ def add(
         console.print(f"{'watching' if new else 'updated'} {ref.without_digest()}", markup=False)
 
 
-@watch_app.command("list")
+@watch_app.command("list", cls=FlagCommand)
 @handle_errors
 def list_(
     output: OutputOption = Output.table,
@@ -145,7 +146,7 @@ _COLUMNS = (
 )
 
 
-@watch_app.command("remove")
+@watch_app.command("remove", cls=FlagCommand)
 @handle_errors
 def remove(
     refs: Annotated[

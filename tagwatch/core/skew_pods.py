@@ -10,12 +10,17 @@ from tagwatch.core.digests import Digest
 from tagwatch.core.moves import TagMove
 from tagwatch.core.skew_findings import PodFinding, PodState
 from tagwatch.core.skew_scan import ScanContext
-from tagwatch.core.times import iso_utc
+from tagwatch.core.times import iso_seconds
 from tagwatch.core.workloads import ContainerRun, ImageKey, ImageKind, PodRecord
 
 __all__ = ["PodBasis", "classify_pod"]
 
 _Judgement = tuple[PodState, str, ImageKey | None, TagMove | None]
+
+
+def _when(at: datetime | None) -> str:
+    """A time in an explanation, for people: to the second (the JSON has every digit)."""
+    return iso_seconds(at) if at else "an unknown time"
 
 
 def _short(digest: Digest | None) -> str:
@@ -123,7 +128,8 @@ def _basis(
         why = f"runs what {familiar} points to now"
         if current is not None and len(history.sightings) > 1:
             suffix = (
-                f" (it moved here by {iso_utc(current.first_seen)}, after this container started)"
+                f" (it moved here by {iso_seconds(current.first_seen)}, "
+                "after this container started)"
             )
             return PodBasis(
                 PodState.CURRENT, why, key, when="moved-here", at=current.first_seen, suffix=suffix
@@ -146,8 +152,8 @@ def _basis(
             return PodBasis(PodState.UNKNOWN, why, key)
         why = (
             f"runs {canon.short}, which {familiar} pointed to until "
-            f"{iso_utc(move.window_start)}; the tag moved to {_short(move.to_digest)} "
-            f"(detected {iso_utc(move.detected_at)}{ctx.revisions(move)})"
+            f"{_when(move.window_start)}; the tag moved to {_short(move.to_digest)} "
+            f"(detected {iso_seconds(move.detected_at)}{ctx.revisions(move)})"
         )
         return PodBasis(PodState.STALE, why, key, move, when="stale")
     why = (
@@ -169,18 +175,18 @@ def _started(basis: PodBasis, run: ContainerRun) -> _Judgement:
             why += basis.suffix
     elif basis.when == "stale" and move is not None:
         if move.window_start is not None and started <= move.window_start:
-            why += f"; this container started before the move, at {iso_utc(started)}"
+            why += f"; this container started before the move, at {iso_seconds(started)}"
         elif started >= move.detected_at:
             why += (
-                f"; it started after the move, at {iso_utc(started)}: its node had the old "
+                f"; it started after the move, at {iso_seconds(started)}: its node had the old "
                 f"bytes cached (imagePullPolicy {run.pull_policy.value})"
             )
         else:
-            why += f"; it started during the move window, at {iso_utc(started)}"
+            why += f"; it started during the move window, at {iso_seconds(started)}"
     elif basis.when == "ahead" and basis.at is not None and started > basis.at:
         why = (
             f"runs {key.digest.short}, never recorded for {basis.familiar}; it started at "
-            f"{iso_utc(started)}, after the last check ({iso_utc(basis.at)}): "
+            f"{iso_seconds(started)}, after the last check ({iso_seconds(basis.at)}): "
             "the tag has probably moved since"
         )
         return PodState.AHEAD, why, key, None

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from tagwatch.core.durations import DURATION_PATTERN, parse_duration
 from tagwatch.errors import InvalidDuration
 
-__all__ = ["WHEN_PATTERN", "iso_utc", "parse_when", "utcnow"]
+__all__ = ["WHEN_PATTERN", "iso_seconds", "iso_utc", "parse_when", "utcnow"]
 
 _DAY = (
     r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
@@ -54,3 +54,9 @@ def utcnow() -> datetime:
 def iso_utc(when: datetime | None) -> str | None:
     """`2026-11-29T10:00:00Z`: how every JSON output and API answer writes a time."""
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None
+
+
+def iso_seconds(when: datetime) -> str:
+    """`2026-11-29T10:00:00Z`: a time in text for people (tables, messages), to the second;
+    JSON keeps every digit (`iso_utc`)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,15 +1,16 @@
-"""parse_when reads the times people type; WHEN_PATTERN admits exactly what it reads."""
+"""parse_when reads the times people type; WHEN_PATTERN admits exactly what it reads; times are
+written one way, ISO 8601 UTC with Z: to the second for people, every digit for JSON."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagwatch.core.times import WHEN_PATTERN, parse_when
+from tagwatch.core.times import WHEN_PATTERN, iso_seconds, iso_utc, parse_when
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -48,3 +49,10 @@ def test_a_span_ago_uses_the_duration_grammar() -> None:
     assert parse_when("2w", now=NOW) == NOW - timedelta(weeks=2)
     assert re.match(WHEN_PATTERN, "1h30m") and re.match(WHEN_PATTERN, "250ms")
     assert not re.match(WHEN_PATTERN, "")
+
+
+def test_times_are_written_in_utc_with_z_to_the_second_for_people_and_whole_for_json() -> None:
+    when = datetime(2026, 11, 29, 13, 0, 5, 123456, tzinfo=timezone(timedelta(hours=1)))
+    assert iso_seconds(when) == "2026-11-29T12:00:05Z"
+    assert iso_utc(when) == "2026-11-29T12:00:05.123456Z"
+    assert parse_when(iso_utc(when) or "", now=NOW) == when
