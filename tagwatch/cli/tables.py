@@ -25,6 +25,7 @@ __all__ = [
     "TIME_WIDTH",
     "Cell",
     "Column",
+    "RenderedTable",
     "digest_cell",
     "fit_widths",
     "print_table",
@@ -135,6 +136,14 @@ def _text(cell: Cell) -> Text:
     return Text(" ").join(text.split("\n", allow_blank=True)) if "\n" in text.plain else text
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedTable:
+    """A table's lines, and the headers of the columns left out to fit."""
+
+    lines: list[Text]
+    left_out: list[str]
+
+
 def render_table(
     columns: Sequence[Column],
     rows: Iterable[Sequence[Cell]],
@@ -142,7 +151,7 @@ def render_table(
     width: int,
     headers: bool = True,
     wide: bool = False,
-) -> list[Text]:
+) -> RenderedTable:
     """The lines of a table: `rows` have a cell for every column, `wide` ones included."""
     shown = [i for i, c in enumerate(columns) if wide or not c.wide]
     cells = [[_text(row[i]) for i in shown] for row in rows]
@@ -161,7 +170,8 @@ def render_table(
             if k < len(visible) - 1:  # no trailing spaces after the last column
                 cell.pad_right(w - cell.cell_len)
         lines.append(Text(" " * GAP).join(cell for cell, _ in visible))
-    return lines
+    left_out = [c.header for c, w in zip(picked, widths, strict=True) if not w]
+    return RenderedTable(lines, left_out)
 
 
 def print_table(
@@ -171,7 +181,18 @@ def print_table(
     headers: bool = True,
     wide: bool = False,
 ) -> None:
-    """Print a table on stdout, fitted to the terminal (see the module's docstring)."""
-    console = common.console
-    for line in render_table(columns, rows, width=table_width(), headers=headers, wide=wide):
-        console.print(line, crop=False, overflow="ignore", no_wrap=True)
+    """Print a table on stdout, fitted to the terminal (see the module's docstring).
+
+    Columns left out to fit are named on stderr, only when it is a terminal (a person reads
+    it; a script asked for its width with COLUMNS).
+    """
+    width = table_width()
+    table = render_table(columns, rows, width=width, headers=headers, wide=wide)
+    for line in table.lines:
+        common.console.print(line, crop=False, overflow="ignore", no_wrap=True)
+    if table.left_out and common.err_console.is_terminal:
+        common.err_console.print(
+            f"{', '.join(table.left_out)} left out to fit {width} columns: -o wide shows all",
+            style="dim",
+            markup=False,
+        )

@@ -38,7 +38,7 @@ ROW = [
 
 
 def _plain(width: int, *, wide: bool = False) -> list[str]:
-    return [line.plain for line in render_table(COLUMNS, [ROW], width=width, wide=wide)]
+    return [line.plain for line in render_table(COLUMNS, [ROW], width=width, wide=wide).lines]
 
 
 def test_a_wide_terminal_shows_every_value_whole_but_not_the_wide_columns() -> None:
@@ -58,6 +58,7 @@ def test_at_80_columns_the_ref_is_whole_and_the_rest_is_cut_to_fit() -> None:
 def test_when_cutting_is_not_enough_whole_columns_go_the_most_expendable_first() -> None:
     header, row = _plain(60)
     assert header.split() == ["REF", "CHANGE"] and len(row) <= 60
+    assert render_table(COLUMNS, [ROW], width=60).left_out == ["DIGEST", "REVISION"]
     assert _plain(10)[1] == ROW[0]  # the ref stays whole even when it alone is too long
 
 
@@ -68,13 +69,13 @@ def test_o_wide_adds_the_wide_columns_and_cuts_nothing() -> None:
 
 
 def test_no_headers_leaves_out_the_header_line_only() -> None:
-    [row] = render_table(COLUMNS, [ROW], width=200, headers=False)
+    [row] = render_table(COLUMNS, [ROW], width=200, headers=False).lines
     assert row.plain.split() == ROW[:4]
 
 
 def test_a_value_with_a_newline_stays_on_its_row() -> None:
-    lines = render_table(COLUMNS, [[*ROW[:3], "fix\nbuild", "-"]], width=200, headers=False)
-    assert [line.plain.split()[-2:] for line in lines] == [["fix", "build"]]
+    table = render_table(COLUMNS, [[*ROW[:3], "fix\nbuild", "-"]], width=200, headers=False)
+    assert [line.plain.split()[-2:] for line in table.lines] == [["fix", "build"]]
 
 
 def test_a_pinned_reference_keeps_repository_and_tag_and_shortens_the_digest() -> None:
@@ -175,3 +176,19 @@ def test_a_terminal_console_of_80_columns_fits_too(
     assert result.exit_code == 0, result.output
     lines = Text.from_ansi(out.getvalue()).plain.splitlines()
     assert len(lines) == 2 and all(len(line) <= 80 for line in lines) and ref in lines[1]
+
+
+def test_a_person_at_a_terminal_is_told_what_was_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tagwatch.cli.tables import print_table
+
+    for terminal in (True, False):
+        out, err = io.StringIO(), io.StringIO()
+        monkeypatch.setattr(common, "console", Console(file=out, width=60))
+        monkeypatch.setattr(common, "err_console", Console(file=err, force_terminal=terminal))
+        monkeypatch.delenv("COLUMNS", raising=False)
+        print_table(COLUMNS, [ROW])
+        assert "REVISION" not in out.getvalue()
+        said = Text.from_ansi(err.getvalue()).plain
+        assert ("DIGEST, REVISION left out to fit 60 columns" in said) is terminal, said
