@@ -11,26 +11,22 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from tagwatch.cluster import ClusterSettings, connect
 from tagwatch.core.references import DOCKER_HUB
 from tagwatch.errors import StoreError, StoreUnusable
-from tagwatch.registry import RegistryClient, RegistrySettings
-from tagwatch.registry.client import USER_AGENT
-from tagwatch.registry.providers.ecr import is_ecr_host
-from tagwatch.registry.providers.ecr_api import EcrImages
-from tagwatch.registry.providers.github import GHCR, GITHUB_API, GitHubPackages
-from tagwatch.registry.providers.hub import HUB_API, HubAPI
-from tagwatch.registry.providers.records import TagProvider
-from tagwatch.store import Store, database_url
 
+# The adapters are imported in the functions that build them, so a command pays only for
+# what it opens: `watch list` needs the store, not httpx, lightkube or the vendor APIs.
 if TYPE_CHECKING:
+    import httpx
     from lightkube import AsyncClient
 
     from tagwatch.app.backfill import ProviderFor
     from tagwatch.app.settings import Settings, SigningPolicyEntry
     from tagwatch.app.signatures import SignatureJudge
+    from tagwatch.cluster import ClusterSettings
+    from tagwatch.registry import RegistryClient, RegistrySettings
+    from tagwatch.registry.providers.records import TagProvider
+    from tagwatch.store import Store
 
 __all__ = [
     "cluster_client",
@@ -53,6 +49,8 @@ def open_store(url: str | None, *, migrate: bool = True) -> Store:
 
     Raises StoreUnusable (exit 2: fix the URL or run `tagwatch db upgrade`) when it cannot.
     """
+    from tagwatch.store import Store, database_url
+
     try:
         return Store.open(database_url(url), migrate=migrate)
     except StoreUnusable:
@@ -67,6 +65,8 @@ def registry_client(
     docker_config: Path | None = None,
 ) -> RegistryClient:
     """A registry client with per-registry settings and the user's Docker credentials."""
+    from tagwatch.registry import RegistryClient
+
     return RegistryClient(settings=registries or {}, docker_config=docker_config)
 
 
@@ -137,6 +137,8 @@ async def store_maybe_registry(
 @asynccontextmanager
 async def cluster_client(settings: ClusterSettings) -> AsyncIterator[AsyncClient]:
     """A Kubernetes client for the chosen kubeconfig and context, closed after the block."""
+    from tagwatch.cluster import connect
+
     client = connect(settings)
     try:
         yield client
@@ -148,13 +150,18 @@ def vendor_providers(
     http: httpx.AsyncClient,
     *,
     github_token: str | None,
-    hub_url: str = HUB_API,
-    github_url: str = GITHUB_API,
+    hub_url: str | None = None,
+    github_url: str | None = None,
     aws_session: Any = None,
 ) -> ProviderFor:
     """The real vendor APIs: docker.io → Docker Hub, ghcr.io → GitHub, ECR hosts → ECR."""
-    hub = HubAPI(http, base_url=hub_url)
-    github = GitHubPackages(http, token=github_token, base_url=github_url)
+    from tagwatch.registry.providers.ecr import is_ecr_host
+    from tagwatch.registry.providers.ecr_api import EcrImages
+    from tagwatch.registry.providers.github import GHCR, GITHUB_API, GitHubPackages
+    from tagwatch.registry.providers.hub import HUB_API, HubAPI
+
+    hub = HubAPI(http, base_url=hub_url or HUB_API)
+    github = GitHubPackages(http, token=github_token, base_url=github_url or GITHUB_API)
     ecr = EcrImages(session=aws_session)
 
     def choose(host: str) -> TagProvider | None:
@@ -176,11 +183,15 @@ async def vendor_apis(env: Mapping[str, str]) -> AsyncIterator[ProviderFor]:
     `GITHUB_TOKEN` authenticates to the GitHub API; `GITHUB_API_URL` (set by GitHub Actions,
     and for GitHub Enterprise Server) replaces https://api.github.com.
     """
+    import httpx
+
+    from tagwatch.registry.client import USER_AGENT
+
     async with httpx.AsyncClient(
         timeout=30.0, follow_redirects=False, headers={"User-Agent": USER_AGENT}
     ) as http:
         yield vendor_providers(
             http,
             github_token=env.get("GITHUB_TOKEN") or None,
-            github_url=env.get("GITHUB_API_URL") or GITHUB_API,
+            github_url=env.get("GITHUB_API_URL") or None,
         )

@@ -37,7 +37,7 @@ from tagwatch.core.routes import DEFAULT_CHANGES, Condition, PolicyFailure, Rout
 from tagwatch.core.signing import KeylessIdentity, SigningPolicy
 from tagwatch.core.yaml_errors import YamlProblem
 from tagwatch.errors import ConfigError, InvalidDuration, InvalidReference, UsageError
-from tagwatch.registry import RegistrySettings
+from tagwatch.registry.hosts import RegistrySettings
 
 __all__ = [
     "AlertWebhookEntry",
@@ -597,6 +597,8 @@ def _check_clusters(settings: Settings) -> list[str]:
     for index, name in enumerate(names):
         if name in names[:index]:
             problems.append(f"clusters[{index}].name: {name!r} is used twice")
+    if not settings.clusters:
+        return problems  # and no lightkube import for a configuration without clusters
     from tagwatch.cluster.config import ClusterSettings, load_config
 
     for index, cluster in enumerate(settings.clusters):
@@ -611,6 +613,8 @@ def _check_clusters(settings: Settings) -> list[str]:
 
 def _check_signing(entries: Sequence[SigningPolicyEntry]) -> list[str]:
     """Key files must be readable PEM public keys; policy names unique."""
+    if not entries:
+        return []  # and no cryptography import for a configuration without policies
     from tagwatch.signing.checks import PolicyKeys
 
     problems = []

@@ -6,10 +6,9 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Engine, Insert, and_, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,9 +41,15 @@ from tagwatch.store.sql import aware, chunks, insert, returned
 from tagwatch.store.thread_roots import ThreadRootsMixin
 from tagwatch.store.watches import Watch, WatchesMixin
 
+if TYPE_CHECKING:  # the dialect is imported by the engine that uses it (see sql.insert)
+    from sqlalchemy.dialects import postgresql, sqlite
+
 __all__ = ["OutboxItem", "Store", "StoreTx", "Watch"]
 
 log = logging.getLogger(__name__)
+
+#: PostgreSQL's SQLSTATE for "permission denied" (a GRANT missing for the service's role).
+_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 class StoreTx(WatchesMixin, BuildsMixin, LayersMixin, ThreadRootsMixin, SignaturesMixin):

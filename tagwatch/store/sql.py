@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tagwatch.errors import StoreError
 from tagwatch.store.models import Base
+
+if TYPE_CHECKING:  # imported when first used: the PostgreSQL dialect costs an SQLite start
+    from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["CHUNK", "aware", "chunks", "insert", "returned"]
 
@@ -36,8 +38,12 @@ def insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.In
     """INSERT for the session's dialect: both have ON CONFLICT and RETURNING (SQLite >= 3.35)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(model)
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(model)
     raise StoreError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
 
