@@ -21,6 +21,8 @@ from tagwatch.errors import (
     ClusterAccessDenied,
     ClusterUnreachable,
     RegistryError,
+    StoreError,
+    StoreUnusable,
     TagwatchError,
     UsageError,
 )
@@ -142,7 +144,7 @@ def table_time(when: datetime | None) -> str:
 
 
 class ExitCode(IntEnum):
-    """What the deploy gates (`skew`, `verify`, `drift`, `lint`) answer, for CI to branch on."""
+    """What the gates (`skew`, `verify`, `drift`, `lint`, `report`) answer, for CI to branch on."""
 
     CLEAN = 0  # nothing found
     FOUND = 1  # skew, a failed rollout, drift, an unpinned image
@@ -151,8 +153,15 @@ class ExitCode(IntEnum):
 
 
 # What a gate could not find out: not a finding (1), not bad input (2). A workload that does
-# not exist is a ClusterError too, but a definite answer, so it stays 1.
-_OUTAGES = (RegistryError, ClusterUnreachable, ClusterAccessDenied)
+# not exist is a ClusterError too, but a definite answer, so it stays 1. A database that
+# opened and then failed (gone mid-read, permission denied) is an outage too; one that cannot
+# be opened at all (StoreUnusable) is configuration: 2.
+_OUTAGES = (RegistryError, ClusterUnreachable, ClusterAccessDenied, StoreError)
+
+
+def _is_outage(exc: TagwatchError) -> bool:
+    return isinstance(exc, _OUTAGES) and not isinstance(exc, StoreUnusable)
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -167,7 +176,7 @@ def _handler(outage: ExitCode | None) -> Callable[[Callable[P, R]], Callable[P, 
             except TagwatchError as exc:
                 err_console.print(f"error: {exc}", markup=False)
                 code = exc.exit_code
-                if outage is not None and isinstance(exc, _OUTAGES):
+                if outage is not None and _is_outage(exc):
                     code = outage
                 raise typer.Exit(code) from None
             except KeyboardInterrupt:
@@ -181,8 +190,8 @@ def _handler(outage: ExitCode | None) -> Callable[[Callable[P, R]], Callable[P, 
 
 #: A TagwatchError becomes one line on stderr and its exit code (2 usage, 1 failure).
 handle_errors = _handler(None)
-#: For the deploy gates: as handle_errors, but an unreachable or refusing registry or cluster
-#: is exit 3 (could not find out), never 1 (found something).
+#: For the deploy gates: as handle_errors, but an unreachable or refusing registry, cluster or
+#: database is exit 3 (could not find out), never 1 (found something).
 handle_gate_errors = _handler(ExitCode.UNKNOWN)
 
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from contextlib import closing
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from tagwatch.app.context import open_store
+from tagwatch.app.context import command_settings, store_for
 from tagwatch.app.report import audit_report
-from tagwatch.cli.common import DbOption, handle_errors, parse_refs, parse_when, print_json
+from tagwatch.cli.common import (
+    ConfigOption,
+    DbOption,
+    handle_gate_errors,
+    parse_refs,
+    parse_when,
+    print_json,
+)
 from tagwatch.cli.report_formats import report_html, report_json, report_markdown
 from tagwatch.core.times import utcnow
 
@@ -25,7 +31,7 @@ class ReportFormat(StrEnum):
     html = "html"
 
 
-@handle_errors
+@handle_gate_errors
 def report(
     refs: Annotated[
         list[str] | None,
@@ -50,6 +56,7 @@ def report(
         ),
     ] = False,
     db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Review a period for security: what moved, what should never have, what was unsigned.
 
@@ -59,7 +66,9 @@ def report(
     skew episodes. Every row carries its evidence: digests, times, how it was seen.
 
     Exit code 0 when the period has no policy failure, 1 when a release tag was re-pushed or
-    a new digest failed its signing policy, 2 for bad input.
+    a new digest failed its signing policy, 2 for bad input or configuration (or a database
+    that cannot be opened), 3 when it could not find out (the database failed while being
+    read, or refused this role a table).
 
     Example: tagwatch report --since 30d -o markdown > audit-2026-11.md
 
@@ -68,7 +77,8 @@ def report(
     now = utcnow()
     parsed = [r.without_digest() for r in parse_refs(refs or [])]
     start = parse_when(since, now=now)
-    with closing(open_store(db)) as store:
+    settings = command_settings(config)
+    with store_for(settings, db) as store:
         review = asyncio.run(
             audit_report(
                 store=store,

@@ -406,7 +406,12 @@ class Store:
         try:
             with self._sessions.begin() as session:
                 yield StoreTx(session)
-        except (OperationalError, InterfaceError) as exc:
+        except DBAPIError as exc:
+            # The server gone, or refusing this role a table: the database failed, not our
+            # SQL. Anything else (a constraint, a syntax error) is a bug and stays as it is.
+            refused = getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE
+            if not (refused or isinstance(exc, (OperationalError, InterfaceError))):
+                raise
             where = self.engine.url.render_as_string(hide_password=True)
             raise StoreError(f"database {where}: {_first_line(exc)}") from exc
 

@@ -1,7 +1,8 @@
 """Exit codes a deploy gate can trust: 0 clean, 1 found, 2 bad input, 3 could not find out.
 
-One table per gate (`skew`, `verify`, `drift`, `lint`), each code produced for real: a fixture
-cluster, the test registry, a closed port for the outage, a database that cannot be opened.
+One table per gate (`skew`, `verify`, `drift`, `lint`, `report`), each code produced for real:
+a fixture cluster, the test registry, a closed port for the outage, a database that cannot be
+opened, a PostgreSQL role refused the history.
 """
 
 from __future__ import annotations
@@ -194,6 +195,7 @@ def test_lint_answers_each_exit_code(tmp_path: Path) -> None:
         ["check", "nginx:1"],
         ["history"],
         ["watch", "list"],
+        ["report"],
     ],
     ids=lambda a: a[0],
 )
@@ -215,3 +217,59 @@ def test_a_database_that_cannot_be_opened_is_exit_2_in_one_line(
     assert result.exit_code == ExitCode.USAGE, result.output
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: cannot open database"), line
+
+
+def test_report_answers_each_exit_code(
+    registry: TestRegistry, repo_name: str, db: str, tmp_path: Path
+) -> None:
+    release = f"{registry.host}/{repo_name}:1.4.2"
+    registry.push_image(repo_name, "1.4.2", content="v1")
+    assert _run("watch", "add", release, db=db).exit_code == 0
+    assert _run("check", release, db=db).exit_code == 0
+    assert _run("report", db=db).exit_code == ExitCode.CLEAN  # a first sighting is no finding
+    registry.push_image(repo_name, "1.4.2", content="v1, rebuilt")  # a release tag re-pushed
+    assert _run("check", release, db=db).exit_code == 0
+    found = _run("report", db=db)
+    assert found.exit_code == ExitCode.FOUND, found.output
+    (tmp_path / "broken.yaml").write_text("registries: [\n")
+    for args in (["--since", "last tuesday"], ["--config", str(tmp_path / "broken.yaml")]):
+        result = _run("report", *args, db=db)
+        assert result.exit_code == ExitCode.USAGE, (args, result.output)
+
+
+def test_report_on_a_database_that_refuses_its_role_could_not_find_out() -> None:
+    # The database opens (its revision is readable) but the history is not: the GRANTs of
+    # the report's role are missing. Not a clean period (0), not a finding (1), not bad
+    # input (2): the report could not find out.
+    from sqlalchemy import create_engine, make_url, text
+
+    from tagwatch.store import Store
+    from tests.store.databases import (
+        PG_ADMIN_URL,
+        create_pg_database,
+        drop_pg_database,
+        require_postgres,
+    )
+
+    require_postgres()
+    url = create_pg_database("tagwatch_refused")
+    role = f"tw_reader_{str(make_url(url).database)[-12:]}"
+    Store.open(url).close()  # migrated by its owner
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+            connection.execute(text(f'GRANT SELECT ON alembic_version TO "{role}"'))
+        result = _run(
+            "report", db=make_url(url).set(username=role).render_as_string(hide_password=False)
+        )
+        assert result.exit_code == ExitCode.UNKNOWN, result.output
+        [line] = result.stderr.strip().splitlines()
+        assert "permission denied" in line, line
+    finally:
+        engine.dispose()
+        drop_pg_database(url)
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
