@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -48,9 +49,13 @@ def _interval(raw: str | None) -> int | None:
 @handle_errors
 def add(
     refs: Annotated[
-        list[str],
-        typer.Argument(help="Tags to watch, e.g. nginx:1.27 ghcr.io/org/app:prod", metavar="REF"),
-    ],
+        list[str] | None,
+        typer.Argument(
+            help="Tags to watch, e.g. nginx:1.27 ghcr.io/org/app:prod",
+            metavar="REF",
+            show_default=False,
+        ),
+    ] = None,
     interval: Annotated[
         str | None,
         typer.Option(
@@ -60,22 +65,50 @@ def add(
     label: Annotated[
         list[str], typer.Option("--label", "-l", metavar="KEY=VALUE", help="A label, repeatable.")
     ] = [],  # noqa: B006
+    from_dockerfile: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--from-dockerfile",
+            metavar="FILE",
+            help="Also watch the FROM images of this Dockerfile (repeatable): build stages "
+            "and scratch skipped, ARGs taken at their defaults; labelled purpose=base-image "
+            "unless --label purpose=... says otherwise.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Watch tags: record their digest history from now on.
 
+    With `--from-dockerfile`, the base images a Dockerfile builds on are watched, so that
+    `tagwatch drift` can match images against their builds and routes can send base moves
+    to their own channel (label `purpose: base-image`). A FROM whose build argument has no
+    default is reported, not watched.
+
     Example: tagwatch watch add nginx:1.27 ghcr.io/org/app:prod --label team=payments
+
+    Example: tagwatch watch add --from-dockerfile Dockerfile
     """
-    parsed = parse_refs(refs)
-    labels = _labels(label)
+    from tagwatch.app.base_tags import dockerfile_bases
+    from tagwatch.app.bases import BASE_IMAGE_LABEL
+
+    parsed = [(ref, _labels(label)) for ref in parse_refs(refs or [])]
+    for path in from_dockerfile or []:
+        found = dockerfile_bases(path)
+        for problem in found.skipped:
+            err_console.print(f"skipped {problem}", markup=False)
+        base_labels = dict([BASE_IMAGE_LABEL]) | _labels(label)
+        parsed += [(ref, base_labels) for ref in found.tags]
+    if not parsed:
+        raise UsageError("name images to watch, or a Dockerfile with --from-dockerfile")
     seconds = _interval(interval)
     with store_for(command_settings(config), db) as store, store.begin() as tx:
         added = [
             tx.add_watch(ref.without_digest(), interval_seconds=seconds, labels=labels)
-            for ref in parsed
+            for ref, labels in parsed
         ]
-    for ref, new in zip(parsed, added, strict=True):
+    for (ref, _), new in zip(parsed, added, strict=True):
         console.print(f"{'watching' if new else 'updated'} {ref.without_digest()}", markup=False)
 
 

@@ -2,6 +2,8 @@
 
 Follows the parser's rules a reader would trip on: line continuations with the `# escape=`
 directive, comments inside continuations, heredoc bodies, and stage names that are not images.
+A `FROM` built from the `ARG`s declared before the first `FROM` (the only ones it can use)
+carries the reference with their defaults put in (`with_defaults`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ from dataclasses import dataclass
 
 from tagwatch.core.image_uses import ImageUse, RefKind, read_reference
 
-__all__ = ["dockerfile_images", "is_dockerfile"]
+__all__ = ["dockerfile_images", "expand_args", "is_dockerfile"]
 
 _DOCKERFILE_NAME = re.compile(
     r"(?i)^(?:docker|container)file(?:\..+)?$|.+\.(?:docker|container)file$"
 )
 _FIRST_INSTRUCTION = re.compile(r"(?i)^\s*(from|arg)\s+\S")
 _HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+#: `$NAME`, `${NAME}`, `${NAME:-word}` and `${NAME:+word}`, as the Dockerfile parser expands them.
+_VARIABLE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<op>[-+])(?P<word>[^}]*))?\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 def is_dockerfile(path: str, text: str) -> bool:
@@ -117,16 +124,49 @@ def _line_of(text: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
+def _declare(tokens: list[tuple[str, int]], args: dict[str, str | None]) -> None:
+    """`ARG NAME[=default] ...`: record each name with its default (None: none given)."""
+    for token, _ in tokens[1:]:
+        name, eq, value = token.partition("=")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        args[name] = value if eq else None
+
+
+def expand_args(image: str, args: dict[str, str | None]) -> tuple[str | None, list[str]]:
+    """`image` with the build args' defaults put in, or None and the args that have none."""
+    missing: list[str] = []
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group("braced") or match.group("bare")
+        current = args.get(name)
+        op, word = match.group("op"), match.group("word") or ""
+        if op == "-":
+            return current or word
+        if op == "+":
+            return word if current else ""
+        if current is None:
+            missing.append(name)
+            return ""
+        return current
+
+    expanded = _VARIABLE.sub(value, image)
+    return (None, missing) if missing else (expanded, [])
+
+
 def dockerfile_images(text: str, path: str) -> list[ImageUse]:
     uses: list[ImageUse] = []
     stages: set[str] = set()
     stage_count = 0
+    build_args: dict[str, str | None] = {}  # ARGs before the first FROM: those FROM can use
     for instruction in _instructions(text):
         tokens = list(instruction.tokens())
         if not tokens:
             continue
         keyword = tokens[0][0].upper()
-        if keyword == "FROM":
+        if keyword == "ARG" and stage_count == 0:
+            _declare(tokens, build_args)
+        elif keyword == "FROM":
             args = [t for t in tokens[1:] if not t[0].startswith("--")]
             platform = next(
                 (
@@ -145,7 +185,9 @@ def dockerfile_images(text: str, path: str) -> list[ImageUse]:
             where = f"FROM ({label}{', platform ' + platform if platform else ''})"
             if image.lower() != "scratch" and image.lower() not in stages:
                 uses.append(
-                    _docker_use(text, path, instruction, image, position, RefKind.FROM, where)
+                    _docker_use(
+                        text, path, instruction, image, position, RefKind.FROM, where, build_args
+                    )
                 )
             if alias:
                 stages.add(alias.lower())
@@ -173,12 +215,16 @@ def _docker_use(
     position: int,
     kind: RefKind,
     where: str,
+    args: dict[str, str | None] | None = None,
 ) -> ImageUse:
     start = instruction.offsets[position]
     end_index = position + len(image) - 1
     contiguous = instruction.offsets[end_index] == start + len(image) - 1
     line, column = _line_of(text, start)
     if "$" in image:
+        expanded, missing = expand_args(image, args or {})
+        with_defaults = read_reference(expanded, kind="image")[0] if expanded else None
+        unset = f"; no default for {', '.join(dict.fromkeys(missing))}" if missing else ""
         return ImageUse(
             path,
             line,
@@ -187,8 +233,9 @@ def _docker_use(
             image,
             None,
             where,
-            problem=f"uses a build argument ({image}): the image is chosen at build time and "
-            "cannot be checked here; pin the ARG default or the --build-arg",
+            problem=f"uses a build argument ({image}{unset}): the image is chosen at build "
+            "time and cannot be checked here; pin the ARG default or the --build-arg",
+            with_defaults=with_defaults,
         )
     ref, problem, invalid = read_reference(image, kind="image")
     span = (

@@ -60,6 +60,9 @@ class ImageUse:
     problem: str | None = None
     indent: str = ""  # Kustomize: the indentation of the entry's keys
     invalid: bool = False  # the value is no valid reference (`problem` says why)
+    #: A Dockerfile reference built from `ARG`s, with their defaults put in: the image a build
+    #: without `--build-arg` uses (`ref` stays None: the file itself names no fixed image).
+    with_defaults: ImageRef | None = None
 
     @property
     def state(self) -> UseState:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -77,6 +79,19 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'tw.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+async def tagwatch_cli(*args: str) -> str:
+    """The CLI in another process, as CI runs it next to the service; its output (exit 0)."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tagwatch", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
 
 
 def service_config(
