@@ -19,7 +19,7 @@ from tagwatch.app.settings import Settings
 from tagwatch.app.tasks import Tasks
 from tagwatch.core.routes import Route
 from tagwatch.errors import TagwatchError
-from tagwatch.notify import BotDestination, Destination, WebhookDestination, deliver_due
+from tagwatch.notify import BotDestination, Destination, Pacer, WebhookDestination, deliver_due
 from tagwatch.notify.json_hook import JsonHookDestination
 from tagwatch.store import SlackThreads, Store
 
@@ -77,6 +77,7 @@ class Delivery:
         tasks: Tasks,
         worker: str,
         now: Callable[[], datetime],
+        pacer: Pacer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -86,6 +87,8 @@ class Delivery:
         self.tasks = tasks
         self.worker = worker
         self.now = now
+        # One for the service's life: each batch starts where the last left a channel's pace.
+        self.pacer = pacer or Pacer()
         self._kicked = asyncio.Event()
 
     def kick(self) -> None:
@@ -142,6 +145,7 @@ class Delivery:
                 now=self.now,
                 worker=self.worker,
                 lease_seconds=max(2, math.ceil(self.settings.scheduler.delivery_lease)),
+                pacer=self.pacer,
             )
             self.metrics.delivered.inc(report.delivered)
             self.metrics.delivery_failures.inc(report.retrying + report.permanent)
