@@ -1,9 +1,10 @@
 """Finding an image's base, rule by rule: OCI annotations, BuildKit provenance, layer matching.
 
-The first rule that names a base wins, and the finding says which (`FoundBy`). Annotations
-and layer matching also work offline, from the recorded builds and layer lists; provenance
-needs the registry (its statements are not recorded). Layer lists are read once per
-platform image and recorded, since a digest never changes.
+The first rule that names a base wins, and the finding says which (`FoundBy`). What a digest
+is built from never changes, so what was read once is recorded: the base its provenance
+names, and each platform image's layer list. Offline, annotations, recorded provenance
+findings and layer matching on recorded layer lists still answer. Layer matching is decided
+anew each time: a base tag watched later may be a longer match.
 """
 
 from __future__ import annotations
@@ -82,9 +83,15 @@ class BaseFinder:
         if not isinstance(annotated, str):
             return annotated
         reasons.append(annotated)
+        with self.store.begin() as tx:
+            recorded = tx.recorded_base(digest)
+        if recorded is not None:
+            return recorded
         if self.registry is not None and build is not None and build.is_index:
             provenance = await self._provenance(ref, digest, build)
             if not isinstance(provenance, str):
+                with self.store.begin() as tx:
+                    tx.record_base(digest, provenance, at=self.now())
                 return provenance
             reasons.append(provenance)
         layered = await self._layers(ref, digest, build)

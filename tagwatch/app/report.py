@@ -51,6 +51,7 @@ async def audit_report(
             r.drift.base_now,
             r.drift.moves_behind,
             r.drift.moved_at or r.drift.window_start,
+            r.drift.found_by,
         )
         for r in await find_drift(list(refs), store=store, registry=None, now=lambda: until)
         if r.drift is not None and r.drift.state is DriftState.BEHIND and r.drift.base is not None

@@ -49,6 +49,7 @@ def _drift_json(row: DriftRow, now: datetime) -> dict[str, Any]:
         "moves_behind": row.moves_behind,
         "behind_since": iso_utc(row.behind_since),
         "days_behind": row.days_behind(now),
+        "found_by": row.found_by.value if row.found_by else None,
     }
 
 
@@ -158,11 +159,13 @@ def report_markdown(report: AuditReport) -> str:
         "## Base-image drift\n",
     ]
     if report.drift:
-        out.append("| image | base | built on | base now | moves behind | days behind |\n")
-        out.append("|---|---|---|---|---|---|\n")
+        out.append(
+            "| image | base | built on | base now | moves behind | days behind | found by |\n"
+        )
+        out.append("|---|---|---|---|---|---|---|\n")
         out.extend(
             f"| {_md(r.ref)} | {_md(r.base)} | {_short(r.base_digest)} | {_short(r.base_now)} | "
-            f"{r.moves_behind} | {_md(r.days_behind(now))} |\n"
+            f"{r.moves_behind} | {_md(r.days_behind(now))} | {r.found_by or '-'} |\n"
             for r in report.drift
         )
     else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tagwatch.core.digests import Digest
+from tagwatch.core.drift import FoundBy
 from tagwatch.core.moves import Change, TagMove
 from tagwatch.core.references import ImageRef
 from tagwatch.core.signing import SignatureVerdict
@@ -71,6 +72,8 @@ class DriftRow:
     base_now: Digest | None
     moves_behind: int
     behind_since: datetime | None
+    #: Which rule found the base (annotations, BuildKit provenance, layer matching).
+    found_by: FoundBy | None = None
 
     def days_behind(self, now: datetime) -> int | None:
         return None if self.behind_since is None else max((now - self.behind_since).days, 0)

@@ -33,7 +33,7 @@ __all__ = [
 DEFAULT_URL = "sqlite:///tagwatch.db"
 #: The latest migration, so that opening an up-to-date database needs no Alembic import.
 #: A test checks it against migrations/; update it with every new migration.
-HEAD_REVISION = "0015_episodes_cluster_opened"
+HEAD_REVISION = "0016_image_bases"
 #: Where the Alembic scripts are when not found next to the package (see migrations_dir).
 MIGRATIONS_ENV = "TAGWATCH_MIGRATIONS"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -26,6 +26,7 @@ __all__ = [
     "BuildRow",
     "ClusterFindingsRow",
     "EpisodeRow",
+    "ImageBaseRow",
     "ImageLayersRow",
     "LeaseRow",
     "MoveEventRow",
@@ -154,6 +155,18 @@ class BuildPlatformRow(Base):
     )
     platform: Mapped[str] = mapped_column(String(128), primary_key=True)
     child_digest: Mapped[str] = mapped_column(DIGEST)
+
+
+class ImageBaseRow(Base):
+    """The base an image's own metadata names (annotations, provenance): fixed by its digest."""
+
+    __tablename__ = "image_bases"
+
+    digest: Mapped[str] = mapped_column(DIGEST, primary_key=True)
+    base: Mapped[str] = mapped_column(String(512))
+    base_digest: Mapped[str] = mapped_column(DIGEST)
+    found_by: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[datetime]
 
 
 class ImageLayersRow(Base):

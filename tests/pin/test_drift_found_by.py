@@ -203,3 +203,30 @@ def test_annotations_come_first(registry: TestRegistry, repo_name: str, run: Run
     )
     [row] = as_json(run("drift", f"{registry.host}/{repo_name}:prod", "-o", "json"))
     assert (row["state"], row["found_by"]) == ("current", "annotation")
+
+
+def test_provenance_and_layer_findings_are_kept_for_offline_drift_and_the_report(
+    registry: TestRegistry, repo_name: str, run: Run
+) -> None:
+    base_repo, os_repo = f"{repo_name}-base", f"{repo_name}-os"
+    first = registry.push_index(base_repo, "1", {"linux/amd64": "base v1"}, attestation=False)
+    provenance = _v02(_material(_purl(registry, base_repo, "1"), first))
+    registry.push_index(repo_name, "buildkit", {"linux/amd64": "app"}, provenance=provenance)
+    os_tag = f"{registry.host}/{os_repo}:12"
+    registry.push_image(os_repo, "12", content=["os v1"])
+    registry.push_image(repo_name, "kaniko", content=["os v1", "app"])
+    buildkit, kaniko = (f"{registry.host}/{repo_name}:{t}" for t in ("buildkit", "kaniko"))
+    run("watch", "add", os_tag, buildkit, kaniko)
+    run("drift", buildkit, kaniko)  # current: both found, and recorded
+    registry.push_index(base_repo, "1", {"linux/amd64": "base v2"}, attestation=False)
+    registry.push_image(os_repo, "12", content=["os v2"])
+    run("check", f"{registry.host}/{base_repo}:1", os_tag)  # tagwatch records the moves
+
+    offline = as_json(run("drift", buildkit, kaniko, "--offline", "-o", "json", code=1))
+    assert [(r["ref"], r["state"], r["found_by"]) for r in offline] == [
+        (buildkit, "behind", "provenance"),
+        (kaniko, "behind", "layers"),
+    ]
+    review = as_json(run("report", "--since", "1d", "-o", "json", code=0))
+    found = {(d["ref"], d["found_by"], d["moves_behind"]) for d in review["base_drift"]}
+    assert found == {(buildkit, "provenance", 1), (kaniko, "layers", 1)}

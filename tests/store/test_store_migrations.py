@@ -33,6 +33,7 @@ TABLES = {
     "episodes",
     "cluster_findings",
     "image_layers",
+    "image_bases",
 }
 
 
