@@ -13,7 +13,8 @@ tests use (TAGWATCH_TEST_POSTGRES_URL); a database is created and dropped.
   the floor.
 - `tagwatch history -o json` of everything in a subprocess under /usr/bin/time: wall and peak
   RSS, output bytes and moves counted.
-- the API paged through all moves (`limit=1000`, following X-Next-Cursor): wall, pages, moves.
+- the API paged through all moves (`limit=1000`, following X-Next-Cursor): wall, pages, moves,
+  and the peak RSS of this process (server and client) while paging.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from tagwatch.store.models import BuildRow, WatchRow
 from tagwatch.web import create_app
 from tests.pages.browser import serving
 from tests.service.conftest import service_config
-from tests.store.databases import create_pg_database, drop_pg_database
+from tests.store.databases import PG_ADMIN_URL, create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -258,6 +259,19 @@ def _cli_floor(url: str, queries: list[str], runs: int) -> dict[str, float]:
     return _quantiles(per_run)
 
 
+def _peak_rss() -> float:
+    """This process's peak resident set since the last reset, in MiB (Linux VmHWM)."""
+    status = Path("/proc/self/status").read_text()
+    kib = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+    return round(kib / 1024, 1)
+
+
+def _reset_peak_rss() -> float:
+    """Start counting the peak anew (writing 5 to clear_refs resets VmHWM); the RSS now."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _peak_rss()
+
+
 def measure(url: str, tags: int, requests: int, workdir: Path) -> dict[str, Any]:
     settings = load_settings(service_config(workdir, db=url, watches=[], webhooks={}))
     service = build_service(settings)
@@ -282,7 +296,10 @@ def measure(url: str, tags: int, requests: int, workdir: Path) -> dict[str, Any]
         result["feed_sql_floor"] = _cli_floor(url, _captured(app, client, "/"), requests)
         timeline = "/tags/{}/{}:{}".format(*_tag(tags // 2))
         result["timeline_sql_floor"] = _cli_floor(url, _captured(app, client, timeline), requests)
+        for name in ("feed_sql_floor", "timeline_sql_floor"):
+            print(json.dumps({name: result[name]}), file=sys.stderr, flush=True)
 
+        rss_before = _reset_peak_rss()
         started = time.perf_counter()
         pages = moves = 0
         cursor: str | None = None
@@ -299,9 +316,14 @@ def measure(url: str, tags: int, requests: int, workdir: Path) -> dict[str, Any]
             "seconds": round(time.perf_counter() - started, 1),
             "pages": pages,
             "moves": moves,
+            # server (uvicorn in a thread) and client together, in this process
+            "rss_before_mib": rss_before,
+            "peak_rss_mib": _peak_rss(),
         }
+        print(json.dumps({"api_all_moves": result["api_all_moves"]}), file=sys.stderr, flush=True)
     service.store.close()
     result["history_json"] = history_json(url)
+    print(json.dumps({"history_json": result["history_json"]}), file=sys.stderr, flush=True)
     return result
 
 
@@ -325,10 +347,13 @@ def history_json(url: str) -> dict[str, Any]:
             stdout=out,
             stderr=subprocess.PIPE,
             text=True,
-            check=True,
+            check=False,
             cwd=ROOT,
         )
         wall = time.perf_counter() - started
+        if run.returncode != 0:
+            lines = run.stderr.strip().splitlines()
+            return {"failed": run.returncode, "stderr": lines[:5], "seconds": round(wall, 1)}
         rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", run.stderr).group(1))  # type: ignore[union-attr]
         size = os.path.getsize(out.name)
         with open(out.name, "rb") as handle:
@@ -339,6 +364,21 @@ def history_json(url: str) -> dict[str, Any]:
         "output_mib": round(size / 2**20, 1),
         "moves": moves,
     }
+
+
+def kept_pg_database(name: str) -> str:
+    """The URL of database `name` on the tests' server, created when it does not exist."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if found is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def main() -> None:
@@ -352,24 +392,30 @@ def main() -> None:
         type=Path,
         help="keep the SQLite database here (loaded once, reused by later runs)",
     )
+    parser.add_argument(
+        "--pg-database",
+        help="keep the PostgreSQL database of this name (created when missing, loaded once, "
+        "reused by later runs) instead of a throwaway one",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
         for backend in backends:
-            url = (
-                f"sqlite:///{args.sqlite_file or workdir / 'bench.db'}"
-                if backend == "sqlite"
-                else create_pg_database("tagwatch_bench")
-            )
+            if backend == "sqlite":
+                url = f"sqlite:///{args.sqlite_file or workdir / 'bench.db'}"
+            elif args.pg_database:
+                url = kept_pg_database(args.pg_database)
+            else:
+                url = create_pg_database("tagwatch_bench")
             try:
                 results[backend] = load(url, args.tags, args.per_tag)
                 print(json.dumps({backend: results[backend]}), file=sys.stderr)
                 results[backend] |= measure(url, args.tags, args.requests, workdir)
                 print(json.dumps({backend: results[backend]}), file=sys.stderr)
             finally:
-                if backend == "postgresql":
+                if backend == "postgresql" and not args.pg_database:
                     drop_pg_database(url)
     print(json.dumps(results, indent=2))
 
