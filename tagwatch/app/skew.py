@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Joined",
     "ScanResult",
+    "join_history",
     "load_history",
     "record_unrecorded",
     "refresh_tags",
@@ -184,6 +185,38 @@ async def record_unrecorded(
     return errors
 
 
+async def join_history(
+    workloads: Sequence[Workload],
+    refs: Sequence[ImageRef],
+    *,
+    store: Store,
+    registry: RegistryClient | None,
+    now: Callable[[], datetime],
+) -> tuple[Joined, list[str]]:
+    """The store's history of what the workloads run, and the tags that failed to refresh.
+
+    Unless offline (`registry` None), `refs` are checked first, and a running digest never
+    recorded (a pin, a pod older than the history) is fetched with one GET so its platforms
+    are known; a registry whose tags just failed to refresh is not asked again.
+    """
+    failed: dict[ImageRef, str] = {}
+    if registry is not None:
+        failed = await refresh_tags(refs, registry=registry, store=store, now=now)
+    errors = list(failed.values())
+    with pause_cycle_collector():
+        joined = load_history(store, workloads, refs)
+    if registry is None:
+        return joined, errors
+    down = {ref.registry for ref in failed}
+    unrecorded = unrecorded_digests(workloads, joined)
+    wanted = {d: ref for d, ref in unrecorded.items() if ref.registry not in down}
+    if wanted:
+        errors += await record_unrecorded(wanted, registry=registry, store=store, now=now)
+        with pause_cycle_collector():
+            joined = load_history(store, workloads, refs)
+    return joined, errors
+
+
 async def scan_skew(
     *,
     cluster: AsyncClient,
@@ -202,24 +235,7 @@ async def scan_skew(
         snapshot = await read_snapshot(cluster, namespace=namespace, selector=selector)
         workloads = group_workloads(snapshot)
         refs = tag_refs(workloads)
-    failed: dict[ImageRef, str] = {}
-    if registry is not None:
-        failed = await refresh_tags(refs, registry=registry, store=store, now=now)
-    errors = list(failed.values())
-    with pause_cycle_collector():
-        joined = load_history(store, workloads, refs)
-    if registry is not None:
-        # A registry that just failed the tag's refresh is not asked again for its digests.
-        down = {ref.registry for ref in failed}
-        wanted = {
-            d: ref
-            for d, ref in unrecorded_digests(workloads, joined).items()
-            if ref.registry not in down
-        }
-        if wanted:
-            errors += await record_unrecorded(wanted, registry=registry, store=store, now=now)
-            with pause_cycle_collector():
-                joined = load_history(store, workloads, refs)
+    joined, errors = await join_history(workloads, refs, store=store, registry=registry, now=now)
     with pause_cycle_collector():
         report = find_skew(
             workloads,

@@ -1,4 +1,7 @@
-"""The post-deploy gate: wait for a rollout, then check its ready pods run what the tag says."""
+"""The post-deploy gate: wait for a rollout, then check each ready pod runs the tag's bytes.
+
+Platform for platform: each pod against the target's image for its node's platform.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tagwatch.app.skew import load_history, refresh_tags
+from tagwatch.app.skew import join_history
 from tagwatch.cluster import KINDS, read_controller, read_snapshot
 from tagwatch.core.rollouts import rollout_status
 from tagwatch.core.skew import Verdict, judge_rollout, tag_refs
@@ -78,7 +81,8 @@ async def verify_workload(
             timed_out = True
             break
         await sleep(interval)
-    snapshot = await read_snapshot(cluster, namespace=namespace, nodes=False)
+    # Nodes too: their platforms decide which platform image of the target each pod should run.
+    snapshot = await read_snapshot(cluster, namespace=namespace)
     key = WorkloadKey(kind, namespace, name)
     workload = next((w for w in group_workloads(snapshot) if w.key == key), None)
     if workload is None:
@@ -86,11 +90,13 @@ async def verify_workload(
     elif workload.controller is None:
         workload = Workload(key, controller, workload.pods, workload.groups)
     refs = tag_refs([workload])
-    errors: list[str] = []
-    if registry is not None:
-        errors = list((await refresh_tags(refs, registry=registry, store=store, now=now)).values())
-    joined = load_history(store, [workload], refs)
+    joined, errors = await join_history([workload], refs, store=store, registry=registry, now=now)
     verdict = judge_rollout(
-        workload, joined.histories, joined.index_of, now(), builds=joined.builds
+        workload,
+        joined.histories,
+        joined.index_of,
+        now(),
+        builds=joined.builds,
+        nodes=snapshot.nodes,
     )
     return VerifyResult(verdict, timed_out, clock() - started, tuple(errors))

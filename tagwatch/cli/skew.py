@@ -380,10 +380,12 @@ def verify(
     """Gate a deploy: wait for the rollout, then pass only if every ready pod runs the tag's bytes.
 
     Passes (exit 0) when the rollout completed (kubectl's rule) and, for each container, every
-    ready pod runs one digest equal to what its tag points to now (refreshed from the
-    registry unless --offline) or to the pinned digest. Otherwise exit 1 with what differs
-    and the fix; exit 2 for bad input or configuration (or a database that cannot be opened);
-    exit 3 when it could not find out (the cluster unreachable or refusing, or a tag that
+    ready pod runs what its tag points to now (refreshed from the registry unless --offline)
+    or the pinned digest, platform for platform: the target's image for the pod's node
+    platform, so an index pushed again with only its attestations changed passes and one
+    amd64 pod on an older amd64 image fails. Otherwise exit 1 with what differs and the fix;
+    exit 2 for bad input or configuration (or a database that cannot be opened); exit 3 when
+    it could not find out (the cluster unreachable or refusing, nodes included, or a tag that
     could not be refreshed from its registry). Run it right after kubectl apply.
 
     Example: tagwatch verify deployment/web -n shop --timeout 5m

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tagwatch.core.builds import PlatformImage, platform_child
+from tagwatch.core.builds import PlatformImage
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import TagMove
 from tagwatch.core.skew_findings import PodFinding, PodState
@@ -50,18 +50,6 @@ def classify_pod(
         platform=ctx.platforms.get(pod.node) if pod.node else None,
         platform_image=identity.image if identity else None,
     )
-
-
-def _same_platform_image(
-    ctx: ScanContext, identity: PlatformImage | None, now: Digest | None
-) -> bool:
-    """Whether the pod runs the very platform image the tag's index now lists for its node."""
-    if identity is None or identity.image is None or identity.platform is None or now is None:
-        return False
-    build = ctx.builds.get(now)
-    if build is None or not build.platforms:
-        return False
-    return platform_child(build.platforms, identity.platform) == identity.image
 
 
 def _judge(ctx: ScanContext, run: ContainerRun, identity: PlatformImage | None) -> _Judgement:
@@ -135,7 +123,7 @@ def _basis(
                 PodState.CURRENT, why, key, when="moved-here", at=current.first_seen, suffix=suffix
             )
         return PodBasis(PodState.CURRENT, why, key)
-    if identity is not None and _same_platform_image(ctx, identity, now_digest):
+    if identity is not None and ctx.same_platform_image(identity, now_digest):
         why = (
             f"runs the {identity.platform} image {_short(identity.image)} that "
             f"{familiar} points to now; its index {canon.short} differs from "

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tagwatch.core.builds import BuildFold, PlatformImage, platform_image
+from tagwatch.core.builds import BuildFold, PlatformImage, platform_child, platform_image
 from tagwatch.core.digests import Digest, Platform
 from tagwatch.core.moves import BuildInfo, TagHistory, TagMove, moves_of
 from tagwatch.core.references import ImageRef
@@ -106,6 +106,26 @@ class ScanContext:
             found = platform_image(digest, platform, self.builds, self.listing, self.fold)
             self._identity[key] = found
         return found
+
+    def target_image(self, target: Digest, platform: Platform | None) -> Digest | None:
+        """The platform image a node of `platform` runs for `target`: the child a recorded index
+        lists for it, a recorded platform image itself; None when that cannot be told."""
+        build = self.builds.get(target)
+        if build is None:
+            return None
+        if not build.platforms:
+            return target
+        return platform_child(build.platforms, platform) if platform is not None else None
+
+    def same_platform_image(self, identity: PlatformImage | None, target: Digest | None) -> bool:
+        """The platform-true rule: whether a pod runs the very platform image `target` lists for
+        its node's platform, so an index re-pushed with only attestations or annotations
+        changed (a new index digest) still runs the same bytes."""
+        if identity is None or identity.image is None or identity.platform is None:
+            return False
+        if target is None:
+            return False
+        return self.target_image(target, identity.platform) == identity.image
 
     def history(self, ref: ImageRef) -> TagHistory | None:
         found = self._history.get(id(ref))

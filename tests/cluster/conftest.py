@@ -16,7 +16,35 @@ from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.context import open_store, registry_client
 from tagwatch.cli.main import app
 from tagwatch.core.references import ImageRef
+from tests.support import kube_fixtures as kf
+from tests.support.kube_fixtures import C
 from tests.support.kubeapi import FakeKubeAPI, KubeContext, write_kubeconfig
+
+#: Two amd64 nodes and one arm64/v8 node, for platform-true skew and verify.
+PLATFORM_NODES = [kf.node("amd-1"), kf.node("amd-2"), kf.node("arm-1", arch="arm64", variant="v8")]
+
+
+def web_on_nodes(image: str, pods: list[tuple[str, str, datetime, str]]) -> list[dict[str, Any]]:
+    """A Deployment `web` in `shop`, its ReplicaSet and pods given as (name, node, started,
+    imageID), on PLATFORM_NODES."""
+    objs = [
+        kf.deployment("web", "shop", containers=[C("web", image)], replicas=len(pods)),
+        kf.replicaset(
+            "web-5d8f", "shop", deployment="web", template_hash="5d8f", containers=[C("web", image)]
+        ),
+    ]
+    for name, node, started, image_id in pods:
+        objs.append(
+            kf.pod(
+                name,
+                "shop",
+                owner=("ReplicaSet", "web-5d8f"),
+                template_hash="5d8f",
+                node=node,
+                containers=[C("web", image, image_id, started)],
+            )
+        )
+    return [*objs, *PLATFORM_NODES]
 
 
 class Kube:

@@ -22,35 +22,10 @@ from tagwatch.app.context import open_store
 from tagwatch.app.skew import scan_skew
 from tagwatch.cluster import ClusterSettings, connect
 from tagwatch.registry import RegistryClient
-from tests.cluster.conftest import Cli, Kube, Recorder
-from tests.support import kube_fixtures as kf
-from tests.support.kube_fixtures import C
+from tests.cluster.conftest import Cli, Kube, Recorder, web_on_nodes
 from tests.support.registry import TestRegistry
 
 M = timedelta(minutes=1)
-NODES = [kf.node("amd-1"), kf.node("amd-2"), kf.node("arm-1", arch="arm64", variant="v8")]
-
-
-def _web(image: str, pods: list[tuple[str, str, datetime, str]]) -> list[dict[str, Any]]:
-    """A Deployment, its ReplicaSet and pods given as (name, node, started, imageID)."""
-    objs = [
-        kf.deployment("web", "shop", containers=[C("web", image)], replicas=len(pods)),
-        kf.replicaset(
-            "web-5d8f", "shop", deployment="web", template_hash="5d8f", containers=[C("web", image)]
-        ),
-    ]
-    for name, node, started, image_id in pods:
-        objs.append(
-            kf.pod(
-                name,
-                "shop",
-                owner=("ReplicaSet", "web-5d8f"),
-                template_hash="5d8f",
-                node=node,
-                containers=[C("web", image, image_id, started)],
-            )
-        )
-    return [*objs, *NODES]
 
 
 def _kubectl_platforms(k: Kube) -> dict[str, str]:
@@ -115,7 +90,7 @@ def test_an_index_pushed_twice_with_the_same_platform_images_is_no_skew_and_says
     assert [r["same_images"] for r in rows] == ["False", "True"]
 
     k = kube(
-        _web(
+        web_on_nodes(
             ref,
             [
                 ("web-a", "amd-1", t0 + 5 * M, f"{name}@{first}"),
@@ -152,7 +127,7 @@ def test_one_index_on_two_platforms_is_no_skew_but_two_amd64_children_are(
     recorder.check([ref], t0)
     recorder.check([ref], t0 + 20 * M)
     together = kube(
-        _web(
+        web_on_nodes(
             ref,
             [
                 ("web-a", "amd-1", t0 + 5 * M, f"{name}@{old}"),
@@ -169,7 +144,7 @@ def test_one_index_on_two_platforms_is_no_skew_but_two_amd64_children_are(
     amd_old = registry.child_digests(repo_name, old)["linux/amd64"]
     amd_new = registry.child_digests(repo_name, new)["linux/amd64"]
     apart = kube(
-        _web(
+        web_on_nodes(
             ref,
             [
                 ("web-a", "amd-1", t0 + 5 * M, f"docker-pullable://{name}@{amd_old}"),
@@ -198,7 +173,7 @@ def test_a_pinned_index_never_recorded_is_fetched_with_one_get_then_read_offline
     pinned = registry.push_index(repo_name, None, {"linux/amd64": "p1", "linux/arm64/v8": "p2"})
     image = f"{name}@{pinned}"
     k = kube(
-        _web(
+        web_on_nodes(
             image,
             [
                 ("web-a", "amd-1", t0 + 5 * M, image),
