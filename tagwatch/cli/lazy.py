@@ -33,15 +33,18 @@ class LazyCommand:
     target: str
     summary: str
 
-    def load(self, *, markup_mode: Any, suggest_commands: bool) -> Command:
-        """Import the module and build the command exactly as an eager `add_typer` would."""
+    def load(
+        self, *, markup_mode: Any, suggest_commands: bool, command_class: type[TyperCommand] | None
+    ) -> Command:
+        """Import the module and build the command exactly as an eager `add_typer` would
+        (a function becomes a `command_class`, Typer's own when None)."""
         module, _, attribute = self.target.partition(":")
         found = getattr(importlib.import_module(module), attribute)
         holder = typer.Typer(rich_markup_mode=markup_mode, suggest_commands=suggest_commands)
         if isinstance(found, typer.Typer):
             holder.add_typer(found, name=self.name)
         else:
-            holder.command(self.name)(found)
+            holder.command(self.name, cls=command_class)(found)
         return typer.main.get_group(holder).commands[self.name]
 
 
@@ -85,7 +88,8 @@ class _Commands(MutableMapping[str, Command]):
 class LazyGroup(TyperGroup):
     """A Typer group whose commands are `lazy_commands`, imported on first use.
 
-    Subclass it with `lazy_commands` set and pass it as `typer.Typer(cls=…)`.
+    Subclass it with `lazy_commands` set (and `command_class`, the class of the commands
+    made from functions) and pass it as `typer.Typer(cls=…)`.
     """
 
     lazy_commands: ClassVar[Sequence[LazyCommand]] = ()
@@ -97,7 +101,12 @@ class LazyGroup(TyperGroup):
         self.commands.update(eager)
 
     def _build(self, lazy: LazyCommand) -> Command:
-        return lazy.load(markup_mode=self.rich_markup_mode, suggest_commands=self.suggest_commands)
+        cls = self.command_class
+        return lazy.load(
+            markup_mode=self.rich_markup_mode,
+            suggest_commands=self.suggest_commands,
+            command_class=cls if cls is not None and issubclass(cls, TyperCommand) else None,
+        )
 
     def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)  # names only: TyperGroup's reads (imports) every command

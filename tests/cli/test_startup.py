@@ -132,3 +132,15 @@ def test_bash_completion_script_completes_commands_subcommands_and_options(
     assert complete("tagwatch", "watch", "l") == ["list"]
     assert "--kubeconfig" in complete("tagwatch", "skew", "--kube")
     assert {"check", "config"} <= set(complete("tagwatch", "c"))
+
+
+def test_a_lazy_command_is_built_with_the_group_command_class() -> None:
+    from tagwatch.cli.flags import FlagCommand
+    from tagwatch.cli.lazy import LazyCommand, LazyGroup
+
+    class Flagged(LazyGroup):
+        lazy_commands = (LazyCommand("lint", "tagwatch.cli.pin:lint", "Find image references."),)
+        command_class = FlagCommand
+
+    assert isinstance(Flagged(name="t").commands["lint"], FlagCommand)
+    assert not isinstance(typer.main.get_group(app).commands["lint"], FlagCommand)
