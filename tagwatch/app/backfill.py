@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tagwatch.app.progress import ProgressHook, gather_counted
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import Observation, Source
 from tagwatch.core.references import ImageRef
@@ -138,8 +139,11 @@ async def run_backfill(
     store: Store,
     now: Callable[[], datetime] = utcnow,
     concurrency: int = 16,
+    on_progress: ProgressHook | None = None,
 ) -> list[BackfillResult]:
     """Backfill each tag that has no history from its vendor API, one result per ref.
+
+    `on_progress(done, total)` is called as each tag to backfill is checked in its registry.
 
     A tag with history is left alone (`already_recorded`). For the others the vendor's
     digest is checked against the registry now (a HEAD); when they agree, one sighting is
@@ -177,7 +181,7 @@ async def run_backfill(
                 ref, known=known.__contains__, now=now, source=Source.BACKFILL
             )
 
-    seen = await asyncio.gather(*(_guarded(str(r), observe(r)) for r in records))
+    seen = await gather_counted([_guarded(str(r), observe(r)) for r in records], on_progress)
     with store.begin() as tx:
         for (ref, record), observation in zip(records.items(), seen, strict=True):
             if isinstance(observation, str):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tagwatch.app.progress import ProgressHook, gather_counted
 from tagwatch.core.digests import Digest
 from tagwatch.core.moves import (
     BuildInfo,
@@ -167,8 +168,11 @@ async def run_check(
     concurrency: int = 128,
     signatures: SignatureJudge | None = None,
     pushed_by: Mapping[ImageRef, str] | None = None,
+    on_progress: ProgressHook | None = None,
 ) -> list[CheckResult]:
     """Check `refs` now (concurrently), record what moved, and return one result per ref.
+
+    `on_progress(done, total)` is called as each tag's registry answer comes in.
 
     Reading history and writing results are two short transactions around the network
     phase, so no database transaction stays open while registries answer.
@@ -180,11 +184,12 @@ async def run_check(
         known = tx.known_digests(ever)
 
     limit = asyncio.Semaphore(concurrency)
-    outcomes = await asyncio.gather(
-        *(
+    outcomes = await gather_counted(
+        [
             _observe(ref, registry=registry, known=known, now=now, source=source, limit=limit)
             for ref in tags
-        )
+        ],
+        on_progress,
     )
     if pushed_by:  # who pushed, per the webhook that asked for this check
         outcomes = [

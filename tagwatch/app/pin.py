@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.files import Rewrite, Skipped, read_regular, replace_all
+from tagwatch.app.progress import ProgressHook
 from tagwatch.core.builds import same_build
 from tagwatch.core.digests import Digest
 from tagwatch.core.dockerfile_images import is_dockerfile
@@ -228,15 +229,21 @@ async def pin_files(
     store: Store,
     update: bool = False,
     now: Callable[[], datetime] = utcnow,
+    on_progress: ProgressHook | None = None,
 ) -> PinReport:
     """Resolve every tag the files name (concurrently, recorded in the history) and judge each.
 
     Unpinned tags get the digest they point to now; pinned `repo:tag@digest` references are
     verified against the tag (drift when it moved; re-pinned only with `update`).
+    `on_progress(done, total)` counts the tags resolved.
     """
     uses = [use for f in files for use in f.uses]
     tags = [u.ref.without_digest() for u in uses if u.ref is not None and u.ref.tag is not None]
-    checked = await run_check(tags, registry=registry, store=store, now=now) if tags else []
+    checked = (
+        await run_check(tags, registry=registry, store=store, now=now, on_progress=on_progress)
+        if tags
+        else []
+    )
     by_ref = {r.ref: r for r in checked}
     builds = {r.digest: r.build for r in checked if r.digest and r.build}
     results: list[PinResult] = []

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tagwatch.app.skew import join_history
 from tagwatch.cluster import KINDS, read_controller, read_snapshot
-from tagwatch.core.rollouts import rollout_status
+from tagwatch.core.rollouts import RolloutStatus, rollout_status
 from tagwatch.core.skew import Verdict, judge_rollout, tag_refs
 from tagwatch.core.times import utcnow
 from tagwatch.core.workloads import Workload, WorkloadKey, group_workloads
@@ -67,16 +67,23 @@ async def verify_workload(
     now: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    on_wait: Callable[[RolloutStatus], None] | None = None,
 ) -> VerifyResult:
-    """Poll until the rollout completes (kubectl's rule) or `wait_for` seconds pass, then judge."""
+    """Poll until the rollout completes (kubectl's rule) or `wait_for` seconds pass, then judge.
+
+    `on_wait` hears each status read while the rollout is not complete (for a progress line).
+    """
     started = clock()
     timed_out = False
     while True:
         controller = await read_controller(cluster, kind, name, namespace)
         if controller is None:
             raise ClusterError(f"{kind.lower()}/{name} does not exist in namespace {namespace!r}")
-        if rollout_status(controller).complete:
+        rollout = rollout_status(controller)
+        if rollout.complete:
             break
+        if on_wait is not None:
+            on_wait(rollout)
         if clock() - started >= wait_for:
             timed_out = True
             break

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from tagwatch.app.backfill import BackfillResult, run_backfill
 from tagwatch.app.context import command_settings, store_and_registry, vendor_apis
+from tagwatch.app.progress import ProgressHook
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -36,14 +37,16 @@ _STYLE = {
 
 
 async def _backfill(
-    refs: list[ImageRef], db: str | None, config: str | None
+    refs: list[ImageRef], db: str | None, config: str | None, on_progress: ProgressHook
 ) -> list[BackfillResult]:
     settings = command_settings(config)  # a bad config fails before the database is touched
     async with (
         store_and_registry(settings, db) as (store, registry),
         vendor_apis(os.environ) as providers,
     ):
-        return await run_backfill(refs, providers=providers, registry=registry, store=store)
+        return await run_backfill(
+            refs, providers=providers, registry=registry, store=store, on_progress=on_progress
+        )
 
 
 _COLUMNS = (
@@ -78,8 +81,8 @@ def backfill(
     Example: tagwatch backfill nginx:1.27 ghcr.io/org/app:prod -o json
     """
     parsed = parse_refs(refs)
-    with progress(f"backfilling {len(parsed)} tags from their vendors' APIs…"):
-        results = asyncio.run(_backfill(parsed, db, config))
+    with progress(f"backfilling {len(parsed)} tags from their vendors' APIs…") as status:
+        results = asyncio.run(_backfill(parsed, db, config, status.count))
     if output.structured:
         print_data([r.to_json() for r in results], output)
     else:

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.context import command_settings, judge_for, registry_client, store_for
+from tagwatch.app.progress import ProgressHook
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -37,7 +38,9 @@ _STYLE = {
 }
 
 
-async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> list[CheckResult]:
+async def _check(
+    refs: list[ImageRef], db: str | None, config: str | None, on_progress: ProgressHook
+) -> list[CheckResult]:
     settings = command_settings(config)  # a bad config fails before the database is touched
     judge = judge_for(settings.signing)
     with store_for(settings, db) as store:
@@ -47,7 +50,9 @@ async def _check(refs: list[ImageRef], db: str | None, config: str | None) -> li
         if not refs:
             return []
         async with registry_client(settings.registry_settings()) as registry:
-            return await run_check(refs, registry=registry, store=store, signatures=judge)
+            return await run_check(
+                refs, registry=registry, store=store, signatures=judge, on_progress=on_progress
+            )
 
 
 _COLUMNS = (
@@ -107,8 +112,8 @@ def check(
     Example: tagwatch check nginx:1.27 ghcr.io/org/app:prod -o json
     """
     parsed = parse_refs(refs or [])
-    with progress(f"checking {len(parsed) or 'the watched'} tags…"):
-        results = asyncio.run(_check(parsed, db, config))
+    with progress(f"checking {len(parsed) or 'the watched'} tags…") as status:
+        results = asyncio.run(_check(parsed, db, config, status.count))
     if not results:
         err_console.print("nothing to check: add tags with `tagwatch watch add REF` or name them")
         if output.structured:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from tagwatch.cli.progress import Progress, progress_on
 from tagwatch.core import times
 from tagwatch.core.references import ImageRef
 from tagwatch.errors import (
@@ -196,14 +197,12 @@ handle_gate_errors = _handler(ExitCode.UNKNOWN)
 
 
 @contextmanager
-def progress(message: str) -> Iterator[None]:
+def progress(message: str) -> Iterator[Progress]:
     """A status line on stderr while long work runs, like `kubectl rollout status`; only when
-    stderr is a terminal, so nothing extra reaches a pipe or a CI log."""
-    if not err_console.is_terminal:
-        yield
-        return
-    with err_console.status(message, spinner="line"):
-        yield
+    stderr is a terminal, so nothing extra reaches a pipe or a CI log. The block gets a
+    `Progress` to update it (`.count(done, total)`, or lines that stay with `.line`)."""
+    with progress_on(err_console, message) as status:
+        yield status
 
 
 def parse_refs(raw: Sequence[str]) -> list[ImageRef]:

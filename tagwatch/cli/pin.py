@@ -21,6 +21,7 @@ from tagwatch.app.pin import (
     pin_files,
     write_files,
 )
+from tagwatch.app.progress import ProgressHook
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -175,11 +176,17 @@ def _load(files: list[str]) -> list[SourceFile]:
 
 
 async def _pin(
-    sources: list[SourceFile], db: str | None, config: str | None, update: bool
+    sources: list[SourceFile],
+    db: str | None,
+    config: str | None,
+    update: bool,
+    on_progress: ProgressHook,
 ) -> PinReport:
     settings = command_settings(config)  # a bad config fails before the database is touched
     async with store_and_registry(settings, db) as (store, registry):
-        return await pin_files(sources, registry=registry, store=store, update=update)
+        return await pin_files(
+            sources, registry=registry, store=store, update=update, on_progress=on_progress
+        )
 
 
 @handle_errors
@@ -220,8 +227,8 @@ def pin(
     """
     sources = _load(files)
     count = sum(len(f.uses) for f in sources)
-    with progress(f"resolving {count} image references in {len(sources)} files…"):
-        report = asyncio.run(_pin(sources, db, config, update))
+    with progress(f"resolving {count} image references in {len(sources)} files…") as status:
+        report = asyncio.run(_pin(sources, db, config, update, status.count))
     if write and not report.failed:
         write_files(sources, report)
     if output.structured:

@@ -33,6 +33,7 @@ from tagwatch.cli.common import (
 from tagwatch.cli.tables import DIGEST_WIDTH, Cell, Column, digest_cell, print_table, ref_cell
 from tagwatch.cluster import ClusterSettings
 from tagwatch.core.durations import parse_duration
+from tagwatch.core.rollouts import RolloutStatus
 from tagwatch.core.skew import PodState, WorkloadFinding
 from tagwatch.core.workloads import ImageKey
 from tagwatch.errors import UsageError
@@ -397,21 +398,28 @@ def verify(
     if entry is not None:
         namespace = namespace or entry.namespace
 
-    async def work(
-        client: AsyncClient, store: Store, registry: RegistryClient | None
-    ) -> VerifyResult:
-        return await verify_workload(
-            cluster=client,
-            store=store,
-            registry=registry,
-            kind=kind,
-            name=name,
-            namespace=namespace or client.namespace,
-            wait_for=wait_for,
-            interval=every,
-        )
+    with progress(f"waiting for {kind.lower()}/{name} to roll out (up to {timeout})…") as status:
 
-    with progress(f"waiting for {kind.lower()}/{name} to roll out (up to {timeout})…"):
+        def waiting(rollout: RolloutStatus) -> None:  # kubectl rollout status's own words
+            status.line(
+                f'Waiting for {kind.lower()} "{name}" rollout to finish: {rollout.reason}...'
+            )
+
+        async def work(
+            client: AsyncClient, store: Store, registry: RegistryClient | None
+        ) -> VerifyResult:
+            return await verify_workload(
+                cluster=client,
+                store=store,
+                registry=registry,
+                kind=kind,
+                name=name,
+                namespace=namespace or client.namespace,
+                wait_for=wait_for,
+                interval=every,
+                on_wait=waiting,
+            )
+
         result: VerifyResult = asyncio.run(_with_cluster(where, db, settings, offline, work))
     for message in result.refresh_errors:
         err_console.print(f"warning: could not refresh {message}", markup=False)
