@@ -69,7 +69,11 @@ def check_simple_signing(
         return SignatureFinding(via, problem="a signature layer without a readable signature")
     if not keys.keys:
         return SignatureFinding(
-            via, problem="keyless signatures are checked in Sigstore bundles only (cosign 3)"
+            via,
+            # Its Rekor bundle is a signed timestamp without an inclusion proof, and
+            # sigstore-python verifies log entries only with one: not checkable offline.
+            problem="a keyless .sig tag signature cannot be verified offline; sign with "
+            "cosign 3 (Sigstore bundles as referrers)",
         )
     signer = next((k.name for k in keys.keys if k.verifies(raw, payload)), None)
     if signer is None:

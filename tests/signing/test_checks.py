@@ -185,3 +185,11 @@ def test_a_policy_key_that_is_not_a_pem_is_a_configuration_error() -> None:
     policy = SigningPolicy("release", ("*",), public_keys=("-----BEGIN NONSENSE-----",))
     with pytest.raises(ConfigError, match="signing policy 'release', key 1: not a PEM public key"):
         PolicyKeys(policy)
+
+
+def test_a_sig_tag_signature_under_a_keyless_only_policy_says_why_it_is_refused() -> None:
+    identity = KeylessIdentity(identity=BEACON, issuer=GITHUB)
+    payload, sig = _signed(SigningKey.ecdsa(), IMAGE)
+    finding = check_simple_signing(payload, sig, IMAGE, _keys(keyless=(identity,)), via=".sig")
+    assert finding.signer is None
+    assert finding.problem is not None and "cannot be verified offline" in finding.problem
