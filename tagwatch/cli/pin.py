@@ -348,6 +348,8 @@ _DRIFT_COLUMNS = (
     Column("BASE MOVED", min_width=TIME_WIDTH, drop=2),
     Column("FOUND BY", min_width=6),
     Column("REBUILD", min_width=3),
+    Column("BUILD CURRENT FROM", wide=True),
+    Column("BASE LAST MOVED", wide=True),
     Column("DIGEST", wide=True),
     Column("REASON", wide=True),
 )
@@ -369,6 +371,8 @@ def _print_drift(results: list[DriftResult], *, headers: bool, wide: bool) -> No
                 table_time(d.moved_at) if d else "-",
                 d.found_by.value if d and d.found_by else "-",
                 "yes" if r.behind else "no" if r.state == "current" else "-",
+                table_time(d.current_from) if d else "-",
+                table_time(d.last_moved_at) if d else "-",
                 digest_cell(d.digest if d else None, wide=wide),
                 r.error or (d.reason if d else None) or "-",
             ]

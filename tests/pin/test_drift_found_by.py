@@ -230,3 +230,25 @@ def test_provenance_and_layer_findings_are_kept_for_offline_drift_and_the_report
     review = as_json(run("report", "--since", "1d", "-o", "json", code=0))
     found = {(d["ref"], d["found_by"], d["moves_behind"]) for d in review["base_drift"]}
     assert found == {(buildkit, "provenance", 1), (kaniko, "layers", 1)}
+
+
+def test_a_multi_arch_app_matches_its_platform_image_against_the_base_index(
+    registry: TestRegistry, repo_name: str, run: Run
+) -> None:
+    base_repo = f"{repo_name}-base"
+    base = f"{registry.host}/{base_repo}:1"
+    first = registry.push_index(
+        base_repo, "1", {"linux/amd64": ["os", "b1"], "linux/arm64": ["os arm", "b1 arm"]}
+    )
+    run("watch", "add", base)
+    registry.push_index(
+        repo_name,
+        "prod",
+        {"linux/amd64": ["os", "b1", "app"], "linux/arm64": ["os arm", "b1 arm", "app"]},
+        attestation=False,
+    )
+    app = f"{registry.host}/{repo_name}:prod"
+    [row] = as_json(run("drift", app, "-o", "json"))
+    assert (row["found_by"], row["base"], row["base_digest"]) == ("layers", base, str(first))
+    wide = run("drift", app, "-o", "wide").stdout
+    assert "BUILD CURRENT FROM" in wide and row["base_current_from"][:19] in wide
