@@ -12,9 +12,11 @@ check` would; a fifth of the tags are multi-arch indexes whose pods report the i
 (containerd) or their node's platform child (docker-pullable), on amd64 and arm64 nodes (a quarter
 arm64), so each pod resolves to its platform image. 5% of workloads are skewed (one pod on the
 previous digest), 10% are uniform on a stale digest with imagePullPolicy Always (at risk). Wall
-time, CPU time and peak RSS come from /usr/bin/time around a fresh `python -m tagwatch` process;
+time, CPU time and peak RSS come from /usr/bin/time around a fresh `python -m tagwatch` process,
+run with bytecode as an install has it (one untimed run writes it first);
 `kubectl get pods -A -o json | jq` (the manual audit) is timed on the same server for comparison;
-`--phases` splits one scan into open/read/join/JSON. Prints Markdown tables for bench/RESULTS.md.
+`--phases` splits one scan into open/read/join/JSON, wall and CPU seconds of the scanning process
+(CPU is the figure a loaded machine inflates least). Prints Markdown tables for bench/RESULTS.md.
 Not part of the test suite.
 """
 
@@ -306,16 +308,17 @@ def _phases_here(kubeconfig: str, db: str) -> dict[str, float]:
 
     import tagwatch.app.skew as app_skew
 
-    read_s = 0.0
+    read_s = read_cpu = 0.0
     reader = read_snapshot
 
     async def timed_read(*args: Any, **kwargs: Any) -> Any:
-        nonlocal read_s
-        t = time.perf_counter()
+        nonlocal read_s, read_cpu
+        t, c = time.perf_counter(), time.process_time()
         try:
             return await reader(*args, **kwargs)
         finally:
             read_s += time.perf_counter() - t
+            read_cpu += time.process_time() - c
 
     app_skew.read_snapshot = timed_read  # type: ignore[attr-defined]
 
@@ -325,16 +328,24 @@ def _phases_here(kubeconfig: str, db: str) -> dict[str, float]:
         store = open_store(db)
         try:
             opened = time.perf_counter() - start
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             result = await scan_skew(cluster=client, store=store, registry=None, namespace=None)
-            scan = time.perf_counter() - t
-            t = time.perf_counter()
+            scan, scan_cpu = time.perf_counter() - t, time.process_time() - c
+            t, c = time.perf_counter(), time.process_time()
             msgspec.json.format(msgspec.json.encode(report_json(result)), indent=2)
-            out = time.perf_counter() - t
+            out, out_cpu = time.perf_counter() - t, time.process_time() - c
         finally:
             store.close()
             await client.close()
-        return {"open": opened, "read": read_s, "join": scan - read_s, "json": out}
+        return {
+            "open": opened,
+            "read": read_s,
+            "join": scan - read_s,
+            "json": out,
+            "read_cpu": read_cpu,
+            "join_cpu": scan_cpu - read_cpu,
+            "json_cpu": out_cpu,
+        }
 
     return asyncio.run(go())
 
@@ -366,6 +377,10 @@ def run_size(pods: int, runs: int, tmp: Path, split: bool, kubectl: bool) -> Row
     with served(objects) as url:
         kubeconfig = write_kubeconfig(tmp / f"kubeconfig-{pods}", [KubeContext("bench", url)])
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+        # This sandbox sets PYTHONDONTWRITEBYTECODE, which makes every start compile the
+        # package and its dependencies from source (~1.5 s); installs have bytecode, so
+        # measure with it: one untimed run first writes it.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cmd = [
             sys.executable,
             "-m",
@@ -378,6 +393,7 @@ def run_size(pods: int, runs: int, tmp: Path, split: bool, kubectl: bool) -> Row
             "--db",
             db,
         ]
+        timed(cmd, env, ok=(0, 1))  # writes the bytecode; not counted
         load = os.getloadavg()[0]
         tagwatch = summary([timed(cmd, env, ok=(0, 1)) for _ in range(runs)])
         report = json.loads(tagwatch.stdout)
@@ -460,14 +476,15 @@ def main() -> None:
     if any(r.phases for r in rows):
         print(
             "\n| pods | open store + client | read cluster (lightkube, paged) "
-            "| join (group, history, find_skew) | JSON |"
+            "| join (group, history, find_skew) | JSON | CPU of read / join / JSON |"
         )
-        print("|---:|---:|---:|---:|---:|")
+        print("|---:|---:|---:|---:|---:|---|")
         for r in rows:
             p = r.phases
             print(
                 f"| {r.pods:,} | {p['open']:.2f} s | {p['read']:.2f} s | {p['join']:.2f} s "
-                f"| {p['json']:.2f} s |"
+                f"| {p['json']:.2f} s | {p['read_cpu']:.2f} / {p['join_cpu']:.2f} / "
+                f"{p['json_cpu']:.2f} s |"
             )
 
 
