@@ -41,8 +41,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tagwatch.app.settings import load_settings
-from tests.service.conftest import running
 from tests.support.registry import TestRegistry
+from tests.support.services import running
 from tests.support.slack import VALID_TOKEN, FakeSlack
 
 SECRET = "bench-hook-secret"

@@ -48,8 +48,8 @@ from tagwatch.store import Store
 from tagwatch.store.models import BuildRow, WatchRow
 from tagwatch.web import create_app
 from tests.pages.browser import serving
-from tests.service.conftest import service_config
 from tests.store.databases import PG_ADMIN_URL, create_pg_database, drop_pg_database
+from tests.support.services import service_config
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """Configuration files and settings that used to crash (issue 13 #7) are one line and exit 2:
 non-UTF-8, UTF-16 and binary files, YAML nested 5,000 levels, a binary kubeconfig, durations
 that are not finite or overflow, and database URLs that cannot be opened. Hypothesis keeps it
-so for arbitrary YAML and bytes."""
+so for arbitrary YAML and bytes; `config validate` names the cluster entries that cannot work."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from tagwatch.cli.main import app
+from tests.support.kubeapi import KubeContext, write_kubeconfig
 
 BAD_FILES = {
     "latin-1": 'listen: "caf\xe9:8080"\n'.encode("latin-1"),
@@ -153,3 +154,27 @@ def test_any_yaml_validates_or_fails_with_exit_2(here: Path, data: object) -> No
 @given(content=st.binary(max_size=300))
 def test_any_bytes_validate_or_fail_with_exit_2(here: Path, content: bytes) -> None:
     _answers_cleanly(here, content)
+
+
+def test_a_cluster_with_an_unknown_context_or_missing_kubeconfig_fails_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    kubeconfig = write_kubeconfig(
+        tmp_path / "kubeconfig", [KubeContext("prod", "https://127.0.0.1:1")]
+    )
+    (tmp_path / "tagwatch.yaml").write_text(
+        "clusters:\n"
+        f"  - {{name: good, kubeconfig: {kubeconfig}, context: prod}}\n"
+        f"  - {{name: typo, kubeconfig: {kubeconfig}, context: prdo}}\n"
+        "  - {name: gone, kubeconfig: no-such-kubeconfig}\n"
+    )
+    result = CliRunner().invoke(
+        app, ["config", "validate", "--config", "tagwatch.yaml"], catch_exceptions=False
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        "clusters[1] (typo): context 'prdo' is not in the kubeconfig (contexts: prod)",
+        "clusters[2] (gone): kubeconfig no-such-kubeconfig does not exist: "
+        "pass --kubeconfig or set KUBECONFIG",
+    ]

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from tagwatch.cli.common import ExitCode
 from tagwatch.cli.main import app
-from tests.cluster.conftest import Kube, kube  # noqa: F401
 from tests.support import kube_fixtures as kf
+from tests.support.cluster import Kube
 from tests.support.kube_fixtures import C
 from tests.support.kubeapi import KubeContext, write_kubeconfig
 from tests.support.registry import TestRegistry
@@ -90,7 +90,7 @@ def unreachable_kubeconfig(tmp_path: Path) -> str:
 
 
 def test_skew_answers_each_exit_code(
-    kube: Callable[..., Kube],  # noqa: F811
+    kube: Callable[..., Kube],
     db: str,
     unreachable_kubeconfig: str,
 ) -> None:
@@ -108,7 +108,7 @@ def test_skew_answers_each_exit_code(
 
 
 def test_skew_that_cannot_refresh_a_tag_could_not_find_out(
-    kube: Callable[..., Kube],  # noqa: F811
+    kube: Callable[..., Kube],
     db: str,
 ) -> None:
     port = _closed_port()
@@ -128,7 +128,7 @@ def test_skew_that_cannot_refresh_a_tag_could_not_find_out(
 
 
 def test_verify_answers_each_exit_code(
-    kube: Callable[..., Kube],  # noqa: F811
+    kube: Callable[..., Kube],
     db: str,
     unreachable_kubeconfig: str,
 ) -> None:
@@ -144,7 +144,7 @@ def test_verify_answers_each_exit_code(
 
 
 def test_verify_passes_with_exit_0_on_a_pinned_uniform_rollout(
-    kube: Callable[..., Kube],  # noqa: F811
+    kube: Callable[..., Kube],
     db: str,
 ) -> None:
     pinned = f"registry.example/shop/web:prod@{A}"
@@ -207,7 +207,7 @@ def test_lint_answers_each_exit_code(tmp_path: Path) -> None:
 def test_a_database_that_cannot_be_opened_is_exit_2_in_one_line(
     args: list[str],
     url: str,
-    kube: Callable[..., Kube],  # noqa: F811
+    kube: Callable[..., Kube],
     tmp_path: Path,
 ) -> None:
     k = kube(_web([A]))

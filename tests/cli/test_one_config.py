@@ -13,8 +13,8 @@ import yaml
 from typer.testing import CliRunner
 
 from tagwatch.cli.main import app
-from tests.cluster.conftest import Kube, kube  # noqa: F401
 from tests.support import kube_fixtures as kf
+from tests.support.cluster import Kube
 from tests.support.kube_fixtures import C
 from tests.support.registry import TestRegistry
 
@@ -117,7 +117,7 @@ def test_the_db_flag_overrides_the_configuration(tmp_path: Path) -> None:
 
 def test_skew_and_verify_read_the_configured_cluster(
     tmp_path: Path,
-    kube: Callable[..., Kube],  # noqa: F811
+    kube: Callable[..., Kube],
 ) -> None:
     k = kube([kf.deployment("web", "shop", containers=[C("web", "nginx:1")], replicas=0)])
     config = _write(

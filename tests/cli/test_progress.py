@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import Kube, kube  # noqa: F401
 from tests.support import kube_fixtures as kf
+from tests.support.cluster import Kube
 from tests.support.kube_fixtures import C
 from tests.support.registry import TestRegistry
 
@@ -96,7 +96,7 @@ def test_pin_of_a_tree_counts_the_references_it_resolves(
 
 
 def test_verify_says_what_it_waits_for_like_kubectl_rollout_status(
-    kube: Callable[..., Kube],  # noqa: F811
+    kube: Callable[..., Kube],
     tmp_path: Path,
 ) -> None:
     image = "registry.example/shop/web:prod"

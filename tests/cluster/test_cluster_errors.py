@@ -6,7 +6,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.cluster.conftest import Cli, Kube
+from tests.support.cluster import Cli, Kube
 from tests.support.kubeapi import KubeContext, write_kubeconfig
 
 

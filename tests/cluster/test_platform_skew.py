@@ -22,7 +22,7 @@ from tagwatch.app.context import open_store
 from tagwatch.app.skew import scan_skew
 from tagwatch.cluster import ClusterSettings, connect
 from tagwatch.registry import RegistryClient
-from tests.cluster.conftest import Cli, Kube, Recorder, web_on_nodes
+from tests.support.cluster import Cli, Kube, Recorder, web_on_nodes
 from tests.support.registry import TestRegistry
 
 M = timedelta(minutes=1)

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from tests.cluster.conftest import Cli, Kube
 from tests.support import kube_fixtures as kf
+from tests.support.cluster import Cli, Kube
 from tests.support.kube_fixtures import C
 from tests.support.kubeapi import RESOURCES, FakeKubeAPI
 

@@ -12,8 +12,8 @@ from tagwatch.app.context import open_store
 from tagwatch.app.skew import ScanResult, scan_skew
 from tagwatch.cluster import ClusterSettings, connect
 from tagwatch.errors import ClusterAccessDenied
-from tests.cluster.conftest import Kube
 from tests.support import kube_fixtures as kf
+from tests.support.cluster import Kube
 from tests.support.kube_fixtures import C
 
 D1 = "sha256:" + "1" * 64

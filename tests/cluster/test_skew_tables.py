@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from typer.testing import CliRunner
 
 from tagwatch.cli.main import app
-from tests.cluster.conftest import Kube, Recorder
 from tests.cluster.test_skew_cli import _deployment, _two_versions
 from tests.support import kube_fixtures as kf
+from tests.support.cluster import Kube, Recorder
 from tests.support.registry import TestRegistry
 
 M = timedelta(minutes=1)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import Cli, Kube, Recorder
 from tests.support import kube_fixtures as kf
+from tests.support.cluster import Cli, Kube, Recorder
 from tests.support.kube_fixtures import C
 from tests.support.registry import TestRegistry
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.cluster.conftest import Cli, Kube, Recorder
 from tests.support import kube_fixtures as kf
+from tests.support.cluster import Cli, Kube, Recorder
 from tests.support.kube_fixtures import C
 from tests.support.registry import TestRegistry
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.cluster.conftest import Cli, Kube, Recorder, web_on_nodes
+from tests.support.cluster import Cli, Kube, Recorder, web_on_nodes
 from tests.support.registry import TestRegistry
 
 M = timedelta(minutes=1)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from tagwatch.notify.slack import BotDestination, WebhookDestination
-from tests.store.conftest import pg_database, sqlite_template, store, store_url  # noqa: F401
 from tests.support.slack import VALID_TOKEN, FakeSlack
 
 

@@ -15,10 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tagwatch import __version__
 from tagwatch.app.settings import load_settings
-from tests.service.conftest import eventually, free_port, running, secrets_env, service_config
 from tests.support.registry import TestRegistry
-
-__all__ = ["secrets_env"]  # a fixture, used by name
+from tests.support.services import eventually, free_port, running, service_config
 
 # Labels every metric may carry without its help text naming them.
 _IMPLICIT_LABELS = {"le", "version", "python"}

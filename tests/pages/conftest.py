@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from tagwatch.app.service import build_service
 from tagwatch.app.settings import load_settings
 from tagwatch.web import create_app
-from tests.service.conftest import service_config
+from tests.support.services import service_config
 
 AppFactory = Callable[..., FastAPI]
 

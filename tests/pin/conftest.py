@@ -12,13 +12,12 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tagwatch.cli.main import app
-from tests.store.conftest import sqlite_template  # noqa: F401
 
 Run = Callable[..., Result]
 
 
 @pytest.fixture
-def db(tmp_path: Path, sqlite_template: Path) -> str:  # noqa: F811
+def db(tmp_path: Path, sqlite_template: Path) -> str:
     """A migrated SQLite database in tmp_path (a copy of the session's template)."""
     path = tmp_path / "tagwatch.db"
     shutil.copyfile(sqlite_template, path)

@@ -1,4 +1,4 @@
-"""Provider fixtures: fake Hub and GitHub APIs, an HTTP client, and the store databases."""
+"""Provider fixtures: fake Hub and GitHub APIs, an HTTP client, moto for ECR's API."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.store.conftest import pg_database, sqlite_template, store_url  # noqa: F401
 from tests.support.github_api import FakeGitHubAPI
 from tests.support.hub_api import FakeHubAPI
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -32,13 +32,6 @@ PUSHED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 async def client() -> AsyncIterator[RegistryClient]:
     async with RegistryClient(max_retries=1) as registry:
         yield registry
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    opened = Store.open(store_url)
-    yield opened
-    opened.close()
 
 
 def _ns(repo_name: str) -> tuple[str, str]:

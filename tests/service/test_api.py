@@ -17,8 +17,8 @@ from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
 from tagwatch.web import create_app
-from tests.service.conftest import Running, eventually, running, service_config
 from tests.support.registry import TestRegistry
+from tests.support.services import Running, eventually, running, service_config
 
 
 async def test_history_moves_and_tags_come_from_the_store(

@@ -14,8 +14,8 @@ from tagwatch.core.moves import BuildInfo
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
 from tagwatch.web import create_app
-from tests.service.conftest import service_config
 from tests.store.helpers import at, digest, observe
+from tests.support.services import service_config
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 PROD = ImageRef.parse("ghcr.io/org/app:prod")

@@ -23,11 +23,11 @@ from tagwatch.store import Store
 from tagwatch.web import create_app
 from tests.cluster.test_skew_cli import _deployment
 from tests.notify import scenes
-from tests.service.conftest import service_config
 from tests.service.test_kill9 import Process
 from tests.support import kube_fixtures as kf
 from tests.support.kubeapi import FakeKubeAPI, KubeContext, write_kubeconfig
 from tests.support.registry import TestRegistry
+from tests.support.services import service_config
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 

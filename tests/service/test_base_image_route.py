@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from tagwatch.app.settings import load_settings
-from tests.service.conftest import eventually, running, service_config, tagwatch_cli
 from tests.support.registry import TestRegistry
+from tests.support.services import eventually, running, service_config, tagwatch_cli
 from tests.support.slack import FakeSlack
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
 from tests.cluster.test_skew_cli import _deployment
-from tests.service.conftest import eventually, running, service_config
 from tests.support import kube_fixtures as kf
 from tests.support.kubeapi import FakeKubeAPI, KubeContext, write_kubeconfig
 from tests.support.registry import TestRegistry
+from tests.support.services import eventually, running, service_config
 from tests.support.slack import FakeSlack
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
 from tagwatch.notify import Pacer
-from tests.service.conftest import eventually, running, service_config
 from tests.service.test_recorded_moves import _record_move
+from tests.support.services import eventually, running, service_config
 from tests.support.slack import FakeSlack
 
 

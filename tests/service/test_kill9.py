@@ -16,7 +16,8 @@ import yaml
 
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
-from tests.service.conftest import (
+from tests.support.registry import TestRegistry
+from tests.support.services import (
     GITHUB_SECRET,
     GITHUB_SECRET_ENV,
     HOOK_SECRET,
@@ -24,7 +25,6 @@ from tests.service.conftest import (
     SLACK_ENV,
     service_config,
 )
-from tests.support.registry import TestRegistry
 from tests.support.slack import VALID_TOKEN, FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -29,11 +29,11 @@ from tagwatch.core.routes import Condition
 from tagwatch.store import Store
 from tagwatch.store.events import EventState
 from tests.cluster.test_skew_cli import _deployment
-from tests.service.conftest import SLACK_ENV, service_config
 from tests.service.test_kill9 import Process, wait_for
 from tests.support import kube_fixtures as kf
 from tests.support.kubeapi import FakeKubeAPI, KubeContext, write_kubeconfig
 from tests.support.registry import TestRegistry
+from tests.support.services import SLACK_ENV, service_config
 from tests.support.slack import FakeSlack
 
 STREAM_TAGS = ("s0", "s1", "s2", "s3")

@@ -12,8 +12,8 @@ from tagwatch.app.check import run_check
 from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
-from tests.service.conftest import SLACK_ENV, eventually, running, service_config
 from tests.support.registry import TestRegistry
+from tests.support.services import SLACK_ENV, eventually, running, service_config
 from tests.support.slack import VALID_TOKEN, FakeSlack
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,14 +14,21 @@ from tagwatch.core.moves import Observation, Source, TagHistory, classify
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
 from tagwatch.store.events import EventState
-from tests.service.conftest import eventually, running, service_config, tagwatch_cli
 from tests.support.registry import TestRegistry
+from tests.support.services import eventually, running, service_config
 from tests.support.slack import FakeSlack
 
 
 async def _cli_check(ref: str, db: str) -> None:
     """`tagwatch check` as CI runs it: another process, no Slack settings, the same database."""
-    await tagwatch_cli("check", ref, "--db", db)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tagwatch", "check", ref, "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 async def test_a_move_recorded_by_a_cli_check_reaches_slack_exactly_once(

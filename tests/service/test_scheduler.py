@@ -17,8 +17,8 @@ from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
 from tagwatch.redaction import Redact
 from tagwatch.registry import RateLimitStatus
-from tests.service.conftest import eventually, running, service_config
 from tests.support.registry import TestRegistry
+from tests.support.services import eventually, running, service_config
 
 
 def refs(count: int) -> list[ImageRef]:

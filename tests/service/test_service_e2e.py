@@ -9,8 +9,8 @@ from pathlib import Path
 from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
-from tests.service.conftest import HOOK_SECRET, eventually, free_port, running, service_config
 from tests.support.registry import TestRegistry
+from tests.support.services import HOOK_SECRET, eventually, free_port, running, service_config
 from tests.support.slack import FakeSlack
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tagwatch.app.settings import load_settings
-from tests.service.conftest import eventually, running, service_config
 from tests.support.registry import TestRegistry
+from tests.support.services import eventually, running, service_config
 from tests.support.slow_registry import SlowRegistry
 
 

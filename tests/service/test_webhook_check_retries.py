@@ -12,10 +12,10 @@ from sqlalchemy import create_engine, make_url, text
 
 from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
-from tests.service.conftest import HOOK_SECRET, eventually, running, service_config
 from tests.service.test_webhooks import distribution_event
 from tests.store.databases import PG_ADMIN_URL
 from tests.support.registry import TestRegistry
+from tests.support.services import HOOK_SECRET, eventually, running, service_config
 
 
 def _accepting(url: str, accepting: bool) -> None:

@@ -20,7 +20,8 @@ from tagwatch.web.payloads import (
     EcrImageAction,
     GitHubPackageEvent,
 )
-from tests.service.conftest import (
+from tests.support.registry import TestRegistry
+from tests.support.services import (
     GITHUB_SECRET,
     HOOK_SECRET,
     Running,
@@ -28,7 +29,6 @@ from tests.service.conftest import (
     running,
     service_config,
 )
-from tests.support.registry import TestRegistry
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"

@@ -12,9 +12,9 @@ from tagwatch.web.payloads import (
     GitHubPackageEvent,
     Push,
 )
-from tests.service.conftest import HOOK_SECRET, Running, eventually
 from tests.service.test_webhooks import DOCKERHUB, ECR, GITHUB, distribution_event
 from tests.support.registry import TestRegistry
+from tests.support.services import HOOK_SECRET, Running, eventually
 
 ZERO = "sha256:" + "0" * 64  # the digest distribution_event names
 

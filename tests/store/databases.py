@@ -1,7 +1,7 @@
 """Throwaway test databases: a fresh PostgreSQL database per session, SQLite files per test.
 
-Reuse from other test packages: `from tests.store.databases import create_pg_database, ...`,
-or import the fixtures: `from tests.store.conftest import store, store_url  # noqa: F401`.
+Reuse from other test packages: `from tests.store.databases import create_pg_database, ...`;
+the fixtures on top of them (`store_url`, `store`, `pg_database`) are in tests/support/fixtures.py.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tagwatch.app.settings import load_settings
-from tests.service.conftest import (
+from tests.support.services import (
     GITHUB_SECRET,
     GITHUB_SECRET_ENV,
     HOOK_SECRET,

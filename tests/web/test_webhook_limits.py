@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tagwatch.web.webhooks import BODY_LIMITS
-from tests.service.conftest import (
+from tests.support.services import (
     GITHUB_SECRET,
     GITHUB_SECRET_ENV,
     HOOK_SECRET,

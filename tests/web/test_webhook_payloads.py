@@ -10,7 +10,7 @@ import logging
 import httpx
 import pytest
 
-from tests.service.conftest import GITHUB_SECRET, HOOK_SECRET, Running
+from tests.support.services import GITHUB_SECRET, HOOK_SECRET, Running
 
 BEARER = {"Authorization": f"Bearer {HOOK_SECRET}"}
 

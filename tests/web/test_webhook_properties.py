@@ -20,7 +20,7 @@ from tagwatch.app.service import build_service
 from tagwatch.app.settings import load_settings
 from tagwatch.store import Store
 from tagwatch.web import create_app
-from tests.service.conftest import (
+from tests.support.services import (
     GITHUB_SECRET,
     GITHUB_SECRET_ENV,
     HOOK_SECRET,

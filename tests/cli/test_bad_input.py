@@ -1,4 +1,4 @@
-"""Bad input as users type it: one line, exit 2, nothing written (found in the QA walkthrough)."""
+"""Bad input as users type it: one line, exit 2, nothing written."""
 
 from __future__ import annotations
 
