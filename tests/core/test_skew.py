@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tagwatch.core.digests import OCI_INDEX, Digest
+from tagwatch.core.digests import OCI_INDEX, Digest, Platform
 from tagwatch.core.moves import BuildInfo, Change, Sighting, TagHistory
 from tagwatch.core.references import ImageRef
 from tagwatch.core.skew import (
@@ -740,6 +740,26 @@ def test_verify_counts_a_platform_child_of_the_current_index_as_current() -> Non
     builds = {index: BuildInfo(OCI_INDEX, platforms={"linux/amd64": child})}
     v = judge_rollout(workload, histories, {child: index}, NOW, builds=builds)
     assert v.passed, v.to_json()
+
+
+def test_verify_without_node_platforms_compares_builds_only() -> None:
+    # An index pushed again with the same platform images: the old index's pods run the
+    # target's amd64 image, which only a node's platform can tell; without one, it fails.
+    old, new, amd = dg("1"), dg("3"), dg("2")
+    histories = history((old, T0, T0 + 20 * M), (new, T0 + 30 * M, T0 + 60 * M))
+    builds = {
+        old: BuildInfo(OCI_INDEX, platforms={"linux/amd64": amd}),
+        new: BuildInfo(OCI_INDEX, platforms={"linux/amd64": amd}),
+    }
+    [workload] = web(pod("web-1", run(old, T0 + 5 * M), node="amd-1"))
+    amd64 = NodeRecord("amd-1", platform=Platform("linux", "amd64"))
+    known = judge_rollout(workload, histories, {}, NOW, builds=builds, nodes=[amd64])
+    unknown = judge_rollout(workload, histories, {}, NOW, builds=builds)
+    assert known.passed, known.to_json()
+    [check] = known.containers[0].pods
+    assert (check.platform_image, check.expected_image, check.current) == (amd, amd, True)
+    assert not unknown.passed
+    assert unknown.containers[0].pods[0].current is False
 
 
 def test_verify_does_not_judge_finished_init_containers() -> None:
