@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tagwatch import __version__
+from tagwatch.cli.flags import FlagCommand, FlagGroup
 from tagwatch.cli.lazy import LazyCommand, LazyGroup
 
 #: Every command in `tagwatch --help` order, with the first paragraph of its help (a test
@@ -68,8 +69,9 @@ COMMANDS = (
 )
 
 
-class _Commands(LazyGroup):
+class _Commands(LazyGroup, FlagGroup):
     lazy_commands = COMMANDS
+    command_class = FlagCommand  # flags show as flags (`--offline`, not `--offline <bool>`)
 
 
 app = typer.Typer(
