@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+HELP = "import typer.rich_utils"
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
@@ -61,6 +61,7 @@ def main() -> None:
         )  # fmt: skip
         cases = {
             "`python -c pass` (interpreter)": [python, "-c", "pass"],
+            "`import typer.rich_utils` (Typer's help: the floor of `--help`)": [python, "-c", HELP],
             "`import sqlalchemy.orm` (the store's floor)": [python, "-c", "import sqlalchemy.orm"],
             "`tagwatch --help`": [str(tagwatch), "--help"],
             "`tagwatch watch list`": [str(tagwatch), "watch", "list"],
