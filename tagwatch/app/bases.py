@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -73,6 +73,10 @@ class BaseFinder:
     histories: Mapping[ImageRef, TagHistory]
     builds: Mapping[Digest, BuildInfo]
     now: Callable[[], datetime]
+    # Per run: the base builds to match per platform, and every layer list looked up (None:
+    # unreadable), so judging many images reads each base build once.
+    _candidates: dict[str | None, list[BaseBuild]] = field(default_factory=dict, init=False)
+    _layers_seen: dict[Digest, tuple[Digest, ...] | None] = field(default_factory=dict, init=False)
 
     async def find(
         self, ref: ImageRef, digest: Digest, build: BuildInfo | None
@@ -174,14 +178,24 @@ class BaseFinder:
         self, ref: ImageRef, digest: Digest, build: BuildInfo | None
     ) -> str | BaseFinding:
         image, platform = platform_image(digest, build)
-        candidates = [c for c in self.bases if c.name != ref.name]
-        if not candidates:
+        if not any(c.name != ref.name for c in self.bases):
             return "no watched base tag to match layers with (`tagwatch watch add BASE`)"
         layers = await self._layer_list(ref, image)
         if layers is None:
             return "layers not recorded (run without --offline)"
+        if platform not in self._candidates:
+            self._candidates[platform] = await self._base_builds(platform)
+        others = (c for c in self._candidates[platform] if c.base.name != ref.name)
+        match = match_base(image, layers, others)
+        if match is None:
+            return "no watched base tag's build is a prefix of its layers"
+        return BaseFinding(match.base, match.build, FoundBy.LAYERS)
+
+    async def _base_builds(self, platform: str | None) -> list[BaseBuild]:
+        """Every recorded build of the base tags, as the platform image for `platform` (all
+        of an index's images when it is unknown), preferred tags first, newest build first."""
         wanted: list[tuple[ImageRef, Digest, Digest]] = []
-        for base in candidates:
+        for base in self.bases:
             history = self.histories.get(base)
             for sighting in reversed(history.sightings if history else ()):
                 if sighting.digest is None:
@@ -197,18 +211,11 @@ class BaseFinder:
                     children = recorded.platforms.values()
                 wanted += [(base, sighting.digest, child) for child in children]
         lists = await self._layer_lists([(base, child) for base, _, child in wanted])
-        match = match_base(
-            image,
-            layers,
-            (
-                BaseBuild(base, build_digest, child, lists[child])
-                for base, build_digest, child in wanted
-                if child in lists
-            ),
-        )
-        if match is None:
-            return "no watched base tag's build is a prefix of its layers"
-        return BaseFinding(match.base, match.build, FoundBy.LAYERS)
+        return [
+            BaseBuild(base, build_digest, child, lists[child])
+            for base, build_digest, child in wanted
+            if child in lists
+        ]
 
     async def _layer_list(self, ref: ImageRef, image: Digest) -> tuple[Digest, ...] | None:
         return (await self._layer_lists([(ref, image)])).get(image)
@@ -218,22 +225,24 @@ class BaseFinder:
     ) -> dict[Digest, tuple[Digest, ...]]:
         """The layer lists of `images` (each in its repository): recorded, else read and
         recorded; one that cannot be read (deleted since) is left out."""
+        asked = [(ref, d) for ref, d in dict.fromkeys(images) if d not in self._layers_seen]
         with self.store.begin() as tx:
-            found = tx.layer_lists(d for _, d in images)
-        if self.registry is None:
-            return found
-        from tagwatch.registry.build_inputs import layer_list
-
+            found = tx.layer_lists(d for _, d in asked) if asked else {}
         read: dict[Digest, tuple[Digest, ...]] = {}
-        for ref, image in dict.fromkeys(images):
-            if image in found or image in read:
-                continue
-            try:
-                read[image] = await layer_list(self.registry, ref, image)
-            except TagwatchError as exc:
-                log.info("%s@%s: layers not read: %s", ref, image.short, exc)
-        if read:
-            with self.store.begin() as tx:
-                for image, layers in read.items():
-                    tx.record_layers(image, layers, at=self.now())
-        return found | read
+        if self.registry is not None:
+            from tagwatch.registry.build_inputs import layer_list
+
+            for ref, image in asked:
+                if image in found or image in read:
+                    continue
+                try:
+                    read[image] = await layer_list(self.registry, ref, image)
+                except TagwatchError as exc:
+                    log.info("%s@%s: layers not read: %s", ref, image.short, exc)
+            if read:
+                with self.store.begin() as tx:
+                    for image, layers in read.items():
+                        tx.record_layers(image, layers, at=self.now())
+        for _, image in asked:
+            self._layers_seen[image] = found[image] if image in found else read.get(image)
+        return {d: known for _, d in images if (known := self._layers_seen.get(d)) is not None}
