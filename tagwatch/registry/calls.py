@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 
 from tagwatch.core.retry_after import parse_retry_after
+from tagwatch.core.times import utcnow
 from tagwatch.errors import (
     AccessDenied,
     ProtocolError,
@@ -25,7 +24,7 @@ __all__ = ["Caller"]
 def _busy(response: httpx.Response) -> Busy | None:
     status = response.status_code
     if status == 429 or status >= 500:
-        wait = parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
+        wait = parse_retry_after(response.headers.get("retry-after"), now=utcnow())
         return Busy(wait, rate_limited=status == 429)
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 
@@ -14,6 +14,7 @@ import httpx
 from tagwatch.core.digests import MANIFEST_ACCEPT, Digest
 from tagwatch.core.moves import BuildInfo, Observation, Source
 from tagwatch.core.references import ImageRef
+from tagwatch.core.times import utcnow
 from tagwatch.errors import (
     DeadlineExceeded,
     ProtocolError,
@@ -382,6 +383,6 @@ class RegistryClient:
         return labels
 
     def _note_rate_limit(self, host: Host, response: httpx.Response) -> None:
-        status = parse_rate_limit(response.headers, now=datetime.now(UTC))
+        status = parse_rate_limit(response.headers, now=utcnow())
         if status is not None:
             self._rate_limits[host.registry] = status

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tagwatch.core.references import ImageRef
+from tagwatch.core.times import utcnow
 from tagwatch.registry.auth import Challenge, hostname, is_loopback
 from tagwatch.registry.credentials import Credentials, DockerConfig, normalize_registry_key
 from tagwatch.registry.providers.ecr import ecr_credentials, is_ecr_host
@@ -102,7 +103,7 @@ class Hosts:
 
     async def credentials(self, host: Host) -> Credentials | None:
         """The credentials for `host`, reloaded when they expire (ECR tokens, docker config)."""
-        now = datetime.now(UTC)
+        now = utcnow()
         if self._fresh(host, now):
             return host.credentials
         async with host.credentials_lock:

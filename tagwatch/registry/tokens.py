@@ -6,11 +6,11 @@ import asyncio
 import base64
 import json
 import logging
-from datetime import UTC, datetime
 
 import httpx
 
 from tagwatch.core.retry_after import parse_retry_after
+from tagwatch.core.times import utcnow
 from tagwatch.errors import AuthenticationFailed
 from tagwatch.registry.auth import (
     BearerToken,
@@ -52,7 +52,7 @@ def _token_key(challenge: Challenge, scope: str) -> _TokenKey:
 
 def _busy(response: httpx.Response) -> Busy | None:
     if response.status_code == 429 or response.status_code >= 500:
-        wait = parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
+        wait = parse_retry_after(response.headers.get("retry-after"), now=utcnow())
         return Busy(wait)
     return None
 

@@ -11,10 +11,10 @@ import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 
 import httpx
 
+from tagwatch.core.times import utcnow
 from tagwatch.errors import DeadlineExceeded, ProtocolError
 from tagwatch.registry.auth import is_loopback
 from tagwatch.registry.hosts import Host
@@ -291,7 +291,7 @@ class Transport:
 
 def _mark_stuck(host: Host, what: str) -> None:
     if host.stuck_since is None:
-        host.stuck_since = datetime.now(UTC)
+        host.stuck_since = utcnow()
         log.warning("%s: %s; its checks fail at once until it answers again", host.registry, what)
 
 

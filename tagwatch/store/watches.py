@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tagwatch.core.references import ImageRef
+from tagwatch.core.times import utcnow
 from tagwatch.store.models import WatchRow
 from tagwatch.store.rows import ref_of, tag_key
 from tagwatch.store.sql import aware, insert, returned
@@ -50,7 +51,7 @@ class WatchesMixin:
                 host=registry,
                 repository=repository,
                 tag=tag,
-                added_at=aware(now or datetime.now(UTC)),
+                added_at=aware(now or utcnow()),
                 **values,
             )
             .on_conflict_do_nothing(

@@ -6,12 +6,13 @@ Lists are bounded pages with cursors, as in `tagwatch.web.api`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from tagwatch.core.times import utcnow
 from tagwatch.errors import StoreError
 from tagwatch.store.episodes import Episode, EpisodeState
 from tagwatch.web import cursors
@@ -175,5 +176,5 @@ def cluster_episodes(
     except StoreError as exc:
         raise unavailable(exc) from exc
     next_page(request, response, cursors.encode(more) if more else None)
-    now = datetime.now(UTC)
+    now = utcnow()
     return [episode_out(e, now=now) for e in episodes]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import HTTPException, Query, Request, Response
 
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
-from tagwatch.core.times import WHEN_PATTERN, parse_when
+from tagwatch.core.times import WHEN_PATTERN, parse_when, utcnow
 from tagwatch.errors import InvalidReference, StoreError
 from tagwatch.store import Store
 from tagwatch.store.audit import MAX_LIMIT, MoveFilter
@@ -103,7 +103,7 @@ def move_filter(
     ] = None,
 ) -> MoveFilter:
     """The moves a query string asks for (empty parameters, as a form sends them, are unset)."""
-    now = datetime.now(UTC)
+    now = utcnow()
     wanted_label = None
     if label:
         name, equals, value = label.partition("=")

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from tagwatch.core.times import utcnow
 from tagwatch.errors import AuthenticationFailed
 
 __all__ = ["ECR_HOST", "ecr_credentials", "is_ecr_host"]
@@ -67,5 +68,5 @@ def ecr_credentials(registry_host: str, *, session: Any = None) -> tuple[str, st
     elif isinstance(expires, int | float):
         expires_at = datetime.fromtimestamp(expires, UTC)
     else:
-        expires_at = datetime.now(UTC)
+        expires_at = utcnow()
     return username, password, expires_at

@@ -6,12 +6,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from tagwatch.core.retry_after import parse_retry_after
+from tagwatch.core.times import utcnow
 from tagwatch.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -136,7 +136,7 @@ class VendorAPI:
 
     @staticmethod
     def _retry_after(response: httpx.Response) -> float | None:
-        now = datetime.now(UTC)
+        now = utcnow()
         wait = parse_retry_after(response.headers.get("retry-after"), now=now)
         if wait is None:  # GitHub: x-ratelimit-reset is a unix time
             wait = parse_retry_after(response.headers.get("x-ratelimit-reset"), now=now)

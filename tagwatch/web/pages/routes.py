@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
@@ -12,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
-from tagwatch.core.times import parse_when
+from tagwatch.core.times import parse_when, utcnow
 from tagwatch.errors import InvalidReference, StoreError
 from tagwatch.store.audit import MoveFilter, digests_of
 from tagwatch.web import cursors
@@ -139,7 +138,7 @@ def timeline(request: Request, ref: str, at: str | None = None) -> HTMLResponse:
         return _page(request, "error.html", 503, problem=str(exc))
     if not history.sightings:
         return _page(request, "error.html", 404, problem=f"no history for {image}")
-    now = datetime.now(UTC)
+    now = utcnow()
     lookup: dict[str, Any] | None = None
     if at:
         try:
@@ -199,7 +198,7 @@ def board(request: Request, name: str) -> HTMLResponse:
         scan=scan,
         attention=attention,
         episodes=episodes,
-        now=datetime.now(UTC),
+        now=utcnow(),
         skewed=sum(1 for f in attention if f.skewed),
         at_risk=sum(1 for f in attention if f.at_risk),
         stuck=sum(1 for f in attention if f.stuck_rollout),
