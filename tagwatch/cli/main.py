@@ -39,7 +39,7 @@ COMMANDS = (
     ),
     LazyCommand(
         "verify",
-        "tagwatch.cli.skew:verify",
+        "tagwatch.cli.verify:verify",
         "Gate a deploy: wait for the rollout, then pass only if every ready pod runs the tag's "
         "bytes.",
     ),
