@@ -65,15 +65,14 @@ def apply_scan(
         [OpenEpisode(e.id, e.key, e.fingerprint) for e in episodes],
         cluster=cluster,
     )
+
+    def alerts_of(found: Found) -> list[Alert]:
+        labels = labels_of(found.finding.image)
+        return _alerts_of(found, cluster=cluster, report=report, routes=routes, labels=labels)
+
     queued = 0
     for found in plan.opened:
-        alerts = _alerts_of(
-            found,
-            cluster=cluster,
-            report=report,
-            routes=routes,
-            labels=labels_of(found.finding.image),
-        )
+        alerts = alerts_of(found)
         payload = alerts[0].payload if alerts else {}
         key = found.finding.key
         tx.episodes.open(
@@ -88,13 +87,7 @@ def apply_scan(
         )
         queued += enqueue_alerts(tx, alerts, now=now)
     for episode_id, found in plan.changed:
-        alerts = _alerts_of(
-            found,
-            cluster=cluster,
-            report=report,
-            routes=routes,
-            labels=labels_of(found.finding.image),
-        )
+        alerts = alerts_of(found)
         payload = alerts[0].payload if alerts else {}
         tx.episodes.changed(episode_id, fingerprint=found.fingerprint, payload=payload)
         queued += enqueue_alerts(tx, alerts, now=now)

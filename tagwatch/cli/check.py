@@ -21,6 +21,7 @@ from tagwatch.cli.common import (
     handle_errors,
     parse_refs,
     print_data,
+    print_nothing_to_do,
     progress,
     table_time,
 )
@@ -115,9 +116,7 @@ def check(
     with progress(f"checking {len(parsed) or 'the watched'} tags…") as status:
         results = asyncio.run(_check(parsed, db, config, status.count))
     if not results:
-        err_console.print("nothing to check: add tags with `tagwatch watch add REF` or name them")
-        if output.structured:
-            print_data([], output)  # scripts piping into jq get an empty array, not empty input
+        print_nothing_to_do("check", output)
         return
     if output.structured:
         print_data([r.to_json() for r in results], output)

@@ -46,6 +46,7 @@ __all__ = [
     "parse_when",
     "print_data",
     "print_json",
+    "print_nothing_to_do",
     "print_yaml_documents",
     "progress",
     "table_time",
@@ -244,6 +245,14 @@ def print_data(data: Any, output: Output | TabularOutput) -> None:
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     else:
         print_json(data)
+
+
+def print_nothing_to_do(what: str, output: Output | TabularOutput) -> None:
+    """Say on stderr there is nothing to `what` and how to add tags; structured output gets an
+    empty array (scripts piping into jq get `[]`, not empty input)."""
+    err_console.print(f"nothing to {what}: add tags with `tagwatch watch add REF` or name them")
+    if output.structured:
+        print_data([], output)
 
 
 def print_yaml_documents(documents: Sequence[Any]) -> None:

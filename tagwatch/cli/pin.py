@@ -36,6 +36,7 @@ from tagwatch.cli.common import (
     handle_gate_errors,
     parse_refs,
     print_data,
+    print_nothing_to_do,
     print_yaml_documents,
     progress,
     table_time,
@@ -318,9 +319,7 @@ def drift(
     with progress("reviewing base images…"):
         results = asyncio.run(_drift(parse_refs(refs or []), db, config, offline))
     if not results:
-        err_console.print("nothing to review: add tags with `tagwatch watch add REF` or name them")
-        if output.structured:
-            print_data([], output)  # scripts piping into jq get an empty array, not empty input
+        print_nothing_to_do("review", output)
         return
     if output.structured:
         print_data([r.to_json() for r in results], output)
