@@ -13,8 +13,9 @@ and leases are one atomic upsert. Migrations live in the repository's `migration
 wheel ships them as `tagwatch/store/migrations` (or set $TAGWATCH_MIGRATIONS).
 """
 
+from tagwatch.store.database import Store
 from tagwatch.store.engine import database_url, downgrade, upgrade
-from tagwatch.store.repository import OutboxItem, Store, StoreTx, Watch
+from tagwatch.store.repository import OutboxItem, StoreTx, Watch
 from tagwatch.store.threads import SlackThreads
 
 __all__ = [

@@ -1,16 +1,17 @@
-"""The store: opening the database, transactions, and the repository that returns core objects."""
+"""The repository: one transaction's reads and appends of tag history, returning core objects.
+
+Opening the database and its transactions are `store/database.py`; the other tables' parts
+(`tx.outbox`, `tx.leases`, `tx.events`, …) are their own modules."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Engine, Insert, and_, func, select, tuple_, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, Insert, and_, func, select, tuple_, update
+from sqlalchemy.orm import Session
 
 from tagwatch.core.builds import with_same_images
 from tagwatch.core.digests import Digest
@@ -27,7 +28,6 @@ from tagwatch.core.references import ImageRef
 from tagwatch.errors import StoreError
 from tagwatch.store.audit import AuditReader
 from tagwatch.store.builds import BuildsMixin
-from tagwatch.store.engine import _first_line, make_engine, safe_url
 from tagwatch.store.episodes import Episodes, Findings
 from tagwatch.store.events import Events
 from tagwatch.store.layers import LayersMixin
@@ -35,7 +35,6 @@ from tagwatch.store.leases import Leases
 from tagwatch.store.models import Base, SightingRow
 from tagwatch.store.outbox import Outbox, OutboxItem
 from tagwatch.store.rows import TagKey, digest_of, ref_of, str_of, tag_key
-from tagwatch.store.schema import check_schema
 from tagwatch.store.signatures import SignaturesMixin
 from tagwatch.store.sql import aware, chunks, insert, returned
 from tagwatch.store.thread_roots import ThreadRootsMixin
@@ -44,12 +43,9 @@ from tagwatch.store.watches import Watch, WatchesMixin
 if TYPE_CHECKING:  # the dialect is imported by the engine that uses it (see sql.insert)
     from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["OutboxItem", "Store", "StoreTx", "Watch"]
+__all__ = ["OutboxItem", "StoreTx", "Watch"]
 
 log = logging.getLogger(__name__)
-
-#: PostgreSQL's SQLSTATE for "permission denied" (a GRANT missing for the service's role).
-_INSUFFICIENT_PRIVILEGE = "42501"
 
 
 class StoreTx(WatchesMixin, BuildsMixin, LayersMixin, ThreadRootsMixin, SignaturesMixin):
@@ -373,53 +369,3 @@ class StoreTx(WatchesMixin, BuildsMixin, LayersMixin, ThreadRootsMixin, Signatur
             return False
         self.events.add(inserted, recorded_at=first_seen)
         return True
-
-
-class Store:
-    """A database holding tagwatch's history, builds, outbox and leases."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
-
-    @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        """Open the database at `url`; an empty one is migrated to the latest schema.
-
-        Raises StoreError when the database cannot be reached, or is at another revision
-        (run `tagwatch db upgrade`).
-        """
-        engine = make_engine(url)
-        try:
-            check_schema(engine, url, migrate=migrate)
-        except DBAPIError as exc:
-            engine.dispose()
-            raise StoreError(f"cannot open database {safe_url(url)}: {_first_line(exc)}") from exc
-        except BaseException:
-            engine.dispose()
-            raise
-        return cls(engine)
-
-    @contextmanager
-    def begin(self) -> Iterator[StoreTx]:
-        """One transaction: commits when the block ends, rolls back when it raises."""
-        try:
-            with self._sessions.begin() as session:
-                yield StoreTx(session)
-        except DBAPIError as exc:
-            # The server gone, or refusing this role a table: the database failed, not our
-            # SQL. Anything else (a constraint, a syntax error) is a bug and stays as it is.
-            refused = getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE
-            if not (refused or isinstance(exc, (OperationalError, InterfaceError))):
-                raise
-            where = self.engine.url.render_as_string(hide_password=True)
-            raise StoreError(f"database {where}: {_first_line(exc)}") from exc
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tagwatch.store.repository import Store
+from tagwatch.store.database import Store
 
 __all__ = ["SlackThreads"]
 
