@@ -105,6 +105,26 @@ def test_arguments_and_option_values_are_named_one_way_in_help() -> None:
         assert not re.search(r"[\[{][a-z]", usage) and "[[" not in usage, usage
 
 
+def test_o_wide_and_yaml_are_wherever_o_json_is_and_tables_take_no_headers() -> None:
+    from typer.core import TyperOption
+
+    with_json = []
+    for words, command in _commands():
+        options = {o: p for p in command.params if isinstance(p, TyperOption) for o in p.opts}
+        output = options.get("--output")
+        choices = [str(c) for c in output.type_descriptor.choices or ()] if output else []
+        if "json" not in choices or words == ["report"]:  # report: markdown, json or html
+            continue
+        with_json.append(words)
+        assert {"wide", "yaml"} <= set(choices), words
+    assert {"check", "history", "skew", "verify", "drift", "lint"} <= {w[0] for w in with_json}
+    assert ["watch", "list"] in with_json
+    tables = {"check", "history", "backfill", "skew", "drift", "watch list"}
+    for words, command in _commands():
+        if " ".join(words) in tables:
+            assert "--no-headers" in {o for p in command.params for o in p.opts}, words
+
+
 def test_a_time_for_people_is_to_the_second_in_utc(
     registry: TestRegistry, repo_name: str, tmp_path: Path
 ) -> None:
