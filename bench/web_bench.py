@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tagwatch.app.service import build_service
 from tagwatch.app.settings import load_settings
 from tagwatch.store import Store
+from tagwatch.store.engine import upgrade
 from tagwatch.store.models import BuildRow, WatchRow
 from tagwatch.web import create_app
 from tests.pages.browser import serving
@@ -127,6 +128,7 @@ def _bulk_sightings(url: str, rows: Iterator[tuple[Any, ...]]) -> None:
 
 
 def load(url: str, tags: int, per_tag: int) -> dict[str, Any]:
+    upgrade(url)  # a kept database may predate a migration
     store = Store.open(url)
     with store.begin() as tx:
         known = len(tx.audit.tags_page(limit=1)[0])
@@ -272,7 +274,9 @@ def _reset_peak_rss() -> float:
     return _peak_rss()
 
 
-def measure(url: str, tags: int, requests: int, workdir: Path) -> dict[str, Any]:
+def measure(
+    url: str, tags: int, requests: int, workdir: Path, *, pages_only: bool = False
+) -> dict[str, Any]:
     settings = load_settings(service_config(workdir, db=url, watches=[], webhooks={}))
     service = build_service(settings)
     app = create_app(service, lifecycle=False)
@@ -299,6 +303,9 @@ def measure(url: str, tags: int, requests: int, workdir: Path) -> dict[str, Any]
         for name in ("feed_sql_floor", "timeline_sql_floor"):
             print(json.dumps({name: result[name]}), file=sys.stderr, flush=True)
 
+        if pages_only:
+            service.store.close()
+            return result
         rss_before = _reset_peak_rss()
         started = time.perf_counter()
         pages = moves = 0
@@ -397,6 +404,11 @@ def main() -> None:
         help="keep the PostgreSQL database of this name (created when missing, loaded once, "
         "reused by later runs) instead of a throwaway one",
     )
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="only the page latencies and their SQL floor (skip the walks through everything)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -412,7 +424,9 @@ def main() -> None:
             try:
                 results[backend] = load(url, args.tags, args.per_tag)
                 print(json.dumps({backend: results[backend]}), file=sys.stderr)
-                results[backend] |= measure(url, args.tags, args.requests, workdir)
+                results[backend] |= measure(
+                    url, args.tags, args.requests, workdir, pages_only=args.pages_only
+                )
                 print(json.dumps({backend: results[backend]}), file=sys.stderr)
             finally:
                 if backend == "postgresql" and not args.pg_database:
