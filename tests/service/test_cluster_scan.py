@@ -11,6 +11,7 @@ from tagwatch.core.references import ImageRef
 from tests.cluster.test_skew_cli import _deployment
 from tests.support import kube_fixtures as kf
 from tests.support.kubeapi import FakeKubeAPI, KubeContext, write_kubeconfig
+from tests.support.metrics import value_of
 from tests.support.registry import TestRegistry
 from tests.support.services import eventually, running, service_config
 from tests.support.slack import FakeSlack
@@ -76,7 +77,7 @@ async def test_a_skewed_deployment_is_alerted_once_by_the_scan_job(
             text = (await svc.client.get("/metrics")).text
             assert 'tagwatch_skewed_workloads{cluster="prod"} 1.0' in text
             scans = svc.service.metrics.skewed.labels("prod")
-            assert scans._value.get() == 1
+            assert value_of(scans) == 1
             # More scans (every 300 ms) of the same skew do not alert again.
             await asyncio.sleep(1.0)
             assert len(slack.posts) == 2
@@ -151,11 +152,11 @@ async def test_scans_alert_at_risk_once_resolve_skew_and_a_failing_scan_changes_
             # The cluster refuses us: scans fail, counted; nothing opens, nothing closes.
             api.forbidden.add("pods")
             errors = svc.service.metrics.scan_errors.labels("prod-eu")
-            await eventually(lambda: errors._value.get() >= 1, within=10)
+            await eventually(lambda: value_of(errors) >= 1, within=10)
             with store.begin() as tx:
                 failing = tx.findings.latest()["prod-eu"]
-            seen = errors._value.get()
-            await eventually(lambda: errors._value.get() >= seen + 2, within=10)
+            seen = value_of(errors)
+            await eventually(lambda: value_of(errors) >= seen + 2, within=10)
             with store.begin() as tx:
                 assert [e.id for e in tx.episodes.open_in("prod-eu")] == [e.id for e in episodes]
                 failed = tx.findings.latest()["prod-eu"]

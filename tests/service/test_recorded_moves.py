@@ -14,6 +14,7 @@ from tagwatch.core.moves import Observation, Source, TagHistory, classify
 from tagwatch.core.references import ImageRef
 from tagwatch.store import Store
 from tagwatch.store.events import EventState
+from tests.support.metrics import value_of
 from tests.support.registry import TestRegistry
 from tests.support.services import eventually, running, service_config
 from tests.support.slack import FakeSlack
@@ -52,7 +53,7 @@ async def test_a_move_recorded_by_a_cli_check_reaches_slack_exactly_once(
         await asyncio.sleep(2 * svc.settings.scheduler.delivery_interval)
         assert len(slack.posts) == 1
         assert str(new) in str(slack.posts[0].blocks)
-        moved = svc.service.metrics.moves.labels(registry.host, "moved")._value.get()
+        moved = value_of(svc.service.metrics.moves.labels(registry.host, "moved"))
         assert moved == 1  # tagwatch_moves_total counts the move it never polled
 
 
@@ -76,7 +77,7 @@ async def test_moves_older_than_the_event_age_are_marked_expired_and_not_sent(
     path = service_config(tmp_path, db=db, watches=[], slack=slack)
     async with running(load_settings(path)) as svc:
         await eventually(lambda: slack.posts, within=10)
-        await eventually(lambda: svc.service.metrics.expired_events._value.get() == 2)
+        await eventually(lambda: value_of(svc.service.metrics.expired_events) == 2)
         await asyncio.sleep(2 * svc.settings.scheduler.delivery_interval)
         [post] = slack.posts
         assert ":fresh" in str(post.blocks)
@@ -102,6 +103,6 @@ async def test_two_replicas_on_postgresql_deliver_each_recorded_move_once(
         assert len(slack.posts) == len(refs)
         assert len(posted) == len(refs)
         routed = sum(
-            svc.service.metrics.moves.labels("ghcr.io", "moved")._value.get() for svc in (one, two)
+            value_of(svc.service.metrics.moves.labels("ghcr.io", "moved")) for svc in (one, two)
         )
         assert routed == len(refs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tagwatch.app.settings import load_settings
+from tests.support.metrics import value_of
 from tests.support.registry import TestRegistry
 from tests.support.services import eventually, running, service_config
 from tests.support.slack import FakeSlack
@@ -31,12 +32,12 @@ async def test_two_replicas_neither_double_poll_nor_double_alert_and_one_takes_o
         assert [a.service.leader, b.service.leader] == [True, False]
         polls_a = a.service.metrics.checks.labels(registry.host, "poll")
         polls_b = b.service.metrics.checks.labels(registry.host, "poll")
-        await eventually(lambda: polls_a._value.get() >= 2)
+        await eventually(lambda: value_of(polls_a) >= 2)
         second = registry.push_image(repo_name, "v1", content="two")
         await eventually(lambda: slack.posts)
-        before = polls_a._value.get()
-        await eventually(lambda: polls_a._value.get() >= before + 3)
-        assert polls_b._value.get() == 0, "the standby replica polled too"
+        before = value_of(polls_a)
+        await eventually(lambda: value_of(polls_a) >= before + 3)
+        assert value_of(polls_b) == 0, "the standby replica polled too"
         assert len(slack.posts) == 1
         assert str(second) in str(slack.posts[0].blocks)
 
@@ -46,7 +47,7 @@ async def test_two_replicas_neither_double_poll_nor_double_alert_and_one_takes_o
         await eventually(lambda: b.service.leader, within=8)
         third = registry.push_image(repo_name, "v1", content="three")
         await eventually(lambda: len(slack.posts) >= 2, within=10)
-        await eventually(lambda: polls_b._value.get() >= 3)
+        await eventually(lambda: value_of(polls_b) >= 3)
         assert len(slack.posts) == 2
         assert str(third) in str(slack.posts[1].blocks)
 

@@ -17,6 +17,7 @@ from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
 from tagwatch.redaction import Redact
 from tagwatch.registry import RateLimitStatus
+from tests.support.metrics import value_of
 from tests.support.registry import TestRegistry
 from tests.support.services import eventually, running, service_config
 
@@ -109,8 +110,8 @@ async def test_an_exhausted_registry_budget_does_not_starve_another_registry(
     )
     async with running(load_settings(path)) as svc:
         calm = svc.service.metrics.checks.labels(registry.host, "poll")
-        await eventually(lambda: calm._value.get() >= 5)
-        assert svc.service.metrics.checks.labels(busy.host, "poll")._value.get() == 2
+        await eventually(lambda: value_of(calm) >= 5)
+        assert value_of(svc.service.metrics.checks.labels(busy.host, "poll")) == 2
 
 
 async def test_tag_patterns_expand_to_matching_tags_and_webhooks_for_new_ones_check(

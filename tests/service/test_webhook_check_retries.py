@@ -14,6 +14,7 @@ from tagwatch.app.settings import load_settings
 from tagwatch.core.references import ImageRef
 from tests.service.test_webhooks import distribution_event
 from tests.store.databases import PG_ADMIN_URL
+from tests.support.metrics import value_of
 from tests.support.registry import TestRegistry
 from tests.support.services import HOOK_SECRET, eventually, running, service_config
 
@@ -60,11 +61,11 @@ async def test_a_webhook_check_that_fails_on_the_database_is_retried_until_it_is
             )
             assert response.status_code == 202
             failed = svc.service.metrics.webhook_check_failures.labels(registry.host)
-            await eventually(lambda: failed._value.get() >= 2, within=20)
+            await eventually(lambda: value_of(failed) >= 2, within=20)
         finally:
             _accepting(pg_url, True)
         webhook = svc.service.metrics.checks.labels(registry.host, "webhook")
-        await eventually(lambda: webhook._value.get() == 1, within=60)
+        await eventually(lambda: value_of(webhook) == 1, within=60)
         history = (await svc.client.get(f"/api/v1/tags/{ref}/history")).json()
         assert [(s["digest"], s["source"]) for s in history["sightings"]] == [
             (str(pushed), "webhook")

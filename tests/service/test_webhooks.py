@@ -20,6 +20,7 @@ from tagwatch.web.payloads import (
     EcrImageAction,
     GitHubPackageEvent,
 )
+from tests.support.metrics import value_of
 from tests.support.registry import TestRegistry
 from tests.support.services import (
     GITHUB_SECRET,
@@ -200,7 +201,7 @@ async def test_a_forged_digest_in_a_signed_webhook_cannot_write_history(
     await svc.client.post("/webhooks/distribution", json=body, headers=headers)
     webhook = svc.service.metrics.checks.labels(registry.host, "webhook")
     # The registry never shows the announced digest: checked again a few times, never written.
-    await eventually(lambda: webhook._value.get() >= 1 + 3, within=20)
+    await eventually(lambda: value_of(webhook) >= 1 + 3, within=20)
     history = (await svc.client.get(f"/api/v1/tags/{ref}/history")).json()
     assert [s["digest"] for s in history["sightings"]] == [str(real)]
 
@@ -219,7 +220,7 @@ async def test_a_webhook_ahead_of_the_registry_is_checked_again_until_the_tag_mo
     headers = {"Authorization": f"Bearer {HOOK_SECRET}"}
     await svc.client.post("/webhooks/distribution", json=event, headers=headers)
     webhook = svc.service.metrics.checks.labels(registry.host, "webhook")
-    await eventually(lambda: webhook._value.get() >= 2)  # it saw the old digest
+    await eventually(lambda: value_of(webhook) >= 2)  # it saw the old digest
     registry.push_manifest(repo_name, "v1", body, media_type)
     found = await eventually(
         lambda: [s for s in _sightings(svc, ref) if s[0] == str(new)], within=20
@@ -284,4 +285,4 @@ async def test_a_webhook_during_a_running_check_gets_one_more_check_after_it(
     assert first is not None and all(task is first for task in again)
     results = await first
     assert len(results) == 2
-    assert svc.service.metrics.checks.labels(registry.host, "webhook")._value.get() == 2
+    assert value_of(svc.service.metrics.checks.labels(registry.host, "webhook")) == 2
