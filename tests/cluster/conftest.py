@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Cli, Recorder
+from tests.support.cluster import Cli, ProdTag, Recorder
+from tests.support.registry import TestRegistry
 
 
 @pytest.fixture
@@ -29,3 +30,9 @@ def t0() -> datetime:
 @pytest.fixture
 def cli(db: str) -> Cli:
     return Cli(db)
+
+
+@pytest.fixture
+def prod(registry: TestRegistry, repo_name: str, recorder: Recorder) -> ProdTag:
+    """The test's `<registry>/<repo_name>:prod`, pushed and recorded by the scenario."""
+    return ProdTag(registry, repo_name, recorder)

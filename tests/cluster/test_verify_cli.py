@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tests.support import kube_fixtures as kf
-from tests.support.cluster import Cli, Kube, Recorder
+from tests.support.cluster import Cli, Kube, ProdTag
 from tests.support.kube_fixtures import C
-from tests.support.registry import TestRegistry
 
 M = timedelta(minutes=1)
 
@@ -51,22 +50,21 @@ def _web(
     return objs
 
 
-def test_verify_passes_when_every_ready_pod_runs_what_the_tag_points_to(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
-) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    v1 = registry.push_image(repo_name, "prod", content="v1")
-    recorder.check([ref], t0)
-    name = f"{registry.host}/{repo_name}"
-    k = kube(_web(ref, [f"{name}@{v1}", f"docker-pullable://{name}@{v1}"], t0 + M))
-    out = cli.json(
-        "verify", "deployment/web", "-n", "shop", "--kubeconfig", str(k.kubeconfig), code=0
+def _verify(cli: Cli, k: Kube, *flags: str, code: int, target: str = "deployment/web") -> Any:
+    """`tagwatch verify <target> -n shop <flags> -o json` against the cluster `k`."""
+    return cli.json(
+        "verify", target, "-n", "shop", *flags, "--kubeconfig", str(k.kubeconfig), code=code
     )
+
+
+def test_verify_passes_when_every_ready_pod_runs_what_the_tag_points_to(
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
+) -> None:
+    v1 = prod.push("v1", at=t0)
+    k = kube(
+        _web(prod.ref, [prod.pod_image(v1), f"docker-pullable://{prod.pod_image(v1)}"], t0 + M)
+    )
+    out = _verify(cli, k, code=0)
     assert out["passed"] is True and out["timed_out"] is False
     assert out["ready_pods"] == 2
     [web] = out["containers"]
@@ -79,52 +77,23 @@ def test_verify_passes_when_every_ready_pod_runs_what_the_tag_points_to(
 
 
 def test_verify_timeout_reads_days_like_every_other_duration(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
     # `--timeout 1d` was a usage error while the config file read days.
-    ref = f"{registry.host}/{repo_name}:prod"
-    v1 = registry.push_image(repo_name, "prod", content="v1")
-    recorder.check([ref], t0)
-    k = kube(_web(ref, [f"{registry.host}/{repo_name}@{v1}"], t0 + M))
-    out = cli.json(
-        "verify",
-        "deployment/web",
-        "-n",
-        "shop",
-        "--offline",
-        "--timeout",
-        "1d",
-        "--interval",
-        "250ms",
-        "--kubeconfig",
-        str(k.kubeconfig),
-        code=0,
-    )
+    v1 = prod.push("v1", at=t0)
+    k = kube(_web(prod.ref, [prod.pod_image(v1)], t0 + M))
+    out = _verify(cli, k, "--offline", "--timeout", "1d", "--interval", "250ms", code=0)
     assert out["passed"] is True and out["timed_out"] is False
 
 
 def test_verify_fails_when_the_tag_moved_after_the_pods_pulled_and_names_the_fix(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    v1 = registry.push_image(repo_name, "prod", content="v1")
-    recorder.check([ref], t0)
-    name = f"{registry.host}/{repo_name}"
-    k = kube(_web(ref, [f"{name}@{v1}", f"{name}@{v1}"], t0 + M))
-    v2 = registry.push_image(repo_name, "prod", content="v2")  # verify refreshes the tag
-    out = cli.json(
-        "verify", "deployment/web", "-n", "shop", "--kubeconfig", str(k.kubeconfig), code=1
-    )
+    ref = prod.ref
+    v1 = prod.push("v1", at=t0)
+    k = kube(_web(ref, [prod.pod_image(v1), prod.pod_image(v1)], t0 + M))
+    v2 = prod.push("v2")  # verify refreshes the tag
+    out = _verify(cli, k, code=1)
     [web] = out["containers"]
     assert out["passed"] is False
     assert web["expected"] == str(v2)
@@ -148,98 +117,42 @@ def test_verify_fails_when_the_tag_moved_after_the_pods_pulled_and_names_the_fix
 
 
 def test_verify_fails_when_ready_pods_run_two_digests(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    v1 = registry.push_image(repo_name, "prod", content="v1")
-    recorder.check([ref], t0)
-    v2 = registry.push_image(repo_name, "prod", content="v2")
-    recorder.check([ref], t0 + 30 * M)
-    name = f"{registry.host}/{repo_name}"
-    k = kube(_web(ref, [f"{name}@{v1}", f"{name}@{v2}"], t0 + 40 * M))
-    out = cli.json(
-        "verify",
-        "deployment/web",
-        "-n",
-        "shop",
-        "--offline",
-        "--kubeconfig",
-        str(k.kubeconfig),
-        code=1,
-    )
+    v1 = prod.push("v1", at=t0)
+    v2 = prod.push("v2", at=t0 + 30 * M)
+    k = kube(_web(prod.ref, [prod.pod_image(v1), prod.pod_image(v2)], t0 + 40 * M))
+    out = _verify(cli, k, "--offline", code=1)
     [web] = out["containers"]
     assert "2 different digests" in web["problem"]
 
 
 def test_verify_of_a_pinned_image_compares_with_the_pin(
-    registry: TestRegistry, repo_name: str, kube: Callable[..., Kube], cli: Cli, t0: datetime
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    v1 = registry.push_image(repo_name, "prod", content="v1")
-    name = f"{registry.host}/{repo_name}"
-    k = kube(_web(f"{name}@{v1}", [f"{name}@{v1}"], t0))
-    out = cli.json(
-        "verify",
-        "deployment/web",
-        "-n",
-        "shop",
-        "--offline",
-        "--kubeconfig",
-        str(k.kubeconfig),
-        code=0,
-    )
+    v1 = prod.push("v1")
+    k = kube(_web(prod.pod_image(v1), [prod.pod_image(v1)], t0))
+    out = _verify(cli, k, "--offline", code=0)
     assert out["containers"][0]["expected"] == str(v1)
 
 
 def test_verify_times_out_on_a_stuck_rollout(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    v1 = registry.push_image(repo_name, "prod", content="v1")
-    recorder.check([ref], t0)
-    name = f"{registry.host}/{repo_name}"
-    k = kube(_web(ref, [f"{name}@{v1}"], t0 + M, updated=0))
-    out = cli.json(
-        "verify",
-        "deployment/web",
-        "-n",
-        "shop",
-        "--offline",
-        "--timeout",
-        "1s",
-        "--interval",
-        "0.2s",
-        "--kubeconfig",
-        str(k.kubeconfig),
-        code=1,
-    )
+    v1 = prod.push("v1", at=t0)
+    k = kube(_web(prod.ref, [prod.pod_image(v1)], t0 + M, updated=0))
+    out = _verify(cli, k, "--offline", "--timeout", "1s", "--interval", "0.2s", code=1)
     assert out["timed_out"] is True and out["passed"] is False
     assert out["rollout"]["complete"] is False
     assert "updated" in out["rollout"]["reason"]
 
 
 def test_verify_waits_for_a_rollout_that_completes(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    v1 = registry.push_image(repo_name, "prod", content="v1")
-    recorder.check([ref], t0)
-    name = f"{registry.host}/{repo_name}"
-    k = kube(_web(ref, [f"{name}@{v1}"], t0 + M, generation=2, observed_generation=1))
+    ref = prod.ref
+    v1 = prod.push("v1", at=t0)
+    k = kube(_web(ref, [prod.pod_image(v1)], t0 + M, generation=2, observed_generation=1))
     done = kf.deployment(
         "web", "shop", containers=[C("web", ref)], replicas=1, labels={"app": "web"}, generation=2
     )
@@ -260,20 +173,7 @@ def test_verify_waits_for_a_rollout_that_completes(
     completer = threading.Thread(target=complete_after_first_look)
     completer.start()
     try:
-        out = cli.json(
-            "verify",
-            "deployment/web",
-            "-n",
-            "shop",
-            "--offline",
-            "--timeout",
-            "20s",
-            "--interval",
-            "0.1s",
-            "--kubeconfig",
-            str(k.kubeconfig),
-            code=0,
-        )
+        out = _verify(cli, k, "--offline", "--timeout", "20s", "--interval", "0.1s", code=0)
     finally:
         stop.set()
         completer.join()

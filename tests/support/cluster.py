@@ -13,12 +13,14 @@ from typer.testing import CliRunner
 from tagwatch.app.check import CheckResult, run_check
 from tagwatch.app.context import open_store, registry_client
 from tagwatch.cli.main import app
+from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
 from tests.support import kube_fixtures as kf
 from tests.support.kube_fixtures import C
 from tests.support.kubeapi import FakeKubeAPI
+from tests.support.registry import TestRegistry
 
-__all__ = ["PLATFORM_NODES", "Cli", "Kube", "Recorder", "web_on_nodes"]
+__all__ = ["PLATFORM_NODES", "Cli", "Kube", "ProdTag", "Recorder", "web_on_nodes"]
 
 #: Two amd64 nodes and one arm64/v8 node, for platform-true skew and verify.
 PLATFORM_NODES = [kf.node("amd-1"), kf.node("amd-2"), kf.node("arm-1", arch="arm64", variant="v8")]
@@ -96,3 +98,26 @@ class Cli:
     def json(self, *args: str, code: int | None = None) -> Any:
         result = self(*args, "-o", "json", code=code)
         return json.loads(result.stdout)
+
+
+class ProdTag:
+    """`<test registry>/<repo>:prod`, pushed and recorded as a scenario says: `push("v1", at=t0)`
+    pushes an image and records the check at `t0`; `ref` is the tag, `name` the repository."""
+
+    def __init__(self, registry: TestRegistry, repo_name: str, recorder: Recorder) -> None:
+        self.registry = registry
+        self.repo_name = repo_name
+        self.recorder = recorder
+        self.name = f"{registry.host}/{repo_name}"
+        self.ref = f"{self.name}:prod"
+
+    def push(self, content: str, *, at: datetime | None = None) -> Digest:
+        """Push an image holding `content` to the tag; with `at`, record a check at that time."""
+        digest = self.registry.push_image(self.repo_name, "prod", content=content)
+        if at is not None:
+            self.recorder.check([self.ref], at)
+        return digest
+
+    def pod_image(self, digest: Digest) -> str:
+        """The imageID a pod running `digest` of this repository reports."""
+        return f"{self.name}@{digest}"
