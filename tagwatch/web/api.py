@@ -16,18 +16,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from tagwatch.core.moves import BuildInfo, Sighting, TagMove
-from tagwatch.errors import StoreError
 from tagwatch.store.audit import MoveFilter
 from tagwatch.web import cursors
 from tagwatch.web.listing import (
     CursorQuery,
     LimitQuery,
-    cursor_error,
     move_filter,
-    next_page,
-    store_of,
+    next_page_after,
+    read_cursor,
+    reading,
     tag_ref,
-    unavailable,
 )
 
 __all__ = ["PAGED", "ErrorOut", "router"]
@@ -118,13 +116,6 @@ _ONE_TAG: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _after_seq(cursor: str | None) -> int:
-    try:
-        return cursors.decode_seq(cursor) if cursor else 0
-    except cursors.BadCursor as exc:
-        raise cursor_error(exc) from None
-
-
 def sighting_out(s: Sighting) -> SightingOut:
     return SightingOut(
         digest=str(s.digest) if s.digest else None,
@@ -176,16 +167,10 @@ def list_tags(
     ] = None,
 ) -> list[TagOut]:
     """Tags with recorded history and their current sighting, sorted by reference."""
-    try:
-        after = cursors.decode_tag(cursor) if cursor else None
-    except cursors.BadCursor as exc:
-        raise cursor_error(exc) from None
-    try:
-        with store_of(request).begin() as tx:
-            rows, more = tx.audit.tags_page(after=after, limit=limit, search=q or None)
-    except StoreError as exc:
-        raise unavailable(exc) from exc
-    next_page(request, response, cursors.encode(more) if more else None)
+    after = read_cursor(cursor, cursors.decode_tag, None)
+    with reading(request) as tx:
+        rows, more = tx.audit.tags_page(after=after, limit=limit, search=q or None)
+    next_page_after(request, response, more)
     return [TagOut(ref=str(ref), current=sighting_out(s)) for ref, s in rows]
 
 
@@ -203,15 +188,12 @@ def tag_history(
 ) -> HistoryOut:
     """Every digest `ref` (e.g. `ghcr.io/org/app:v1`) pointed to, oldest first."""
     image = tag_ref(ref)
-    after = _after_seq(cursor)
-    try:
-        with store_of(request).begin() as tx:
-            sightings, more = tx.audit.sightings_page(image, after_seq=after, limit=limit)
-    except StoreError as exc:
-        raise unavailable(exc) from exc
+    after = read_cursor(cursor, cursors.decode_seq, 0)
+    with reading(request) as tx:
+        sightings, more = tx.audit.sightings_page(image, after_seq=after, limit=limit)
     if not sightings and after == 0:
         raise HTTPException(status_code=404, detail=f"no history for {image}")
-    next_page(request, response, cursors.encode(more) if more else None)
+    next_page_after(request, response, more)
     return HistoryOut(ref=str(image), sightings=[sighting_out(s) for s in sightings])
 
 
@@ -229,16 +211,13 @@ def tag_builds(
 ) -> BuildsOut:
     """The builds (revision, labels, platforms) of each digest `ref` pointed to."""
     image = tag_ref(ref)
-    after = _after_seq(cursor)
-    try:
-        with store_of(request).begin() as tx:
-            digests, more = tx.audit.digests_page(image, after_seq=after, limit=limit)
-            builds = tx.builds(digests)
-    except StoreError as exc:
-        raise unavailable(exc) from exc
+    after = read_cursor(cursor, cursors.decode_seq, 0)
+    with reading(request) as tx:
+        digests, more = tx.audit.digests_page(image, after_seq=after, limit=limit)
+        builds = tx.builds(digests)
     if not digests and after == 0:
         raise HTTPException(status_code=404, detail=f"no history for {image}")
-    next_page(request, response, cursors.encode(more) if more else None)
+    next_page_after(request, response, more)
     return BuildsOut(
         ref=str(image),
         builds=[build_out(str(d), builds[d]) for d in digests if d in builds],
@@ -262,17 +241,11 @@ def list_moves(
     ] = Order.oldest,
 ) -> list[MoveOut]:
     """Moves of every tag (or those the filters name), oldest first."""
-    try:
-        after = cursors.decode_move(cursor) if cursor else None
-    except cursors.BadCursor as exc:
-        raise cursor_error(exc) from None
-    try:
-        with store_of(request).begin() as tx:
-            page, more = tx.audit.moves_page(
-                wanted, after=after, limit=limit, newest_first=order is Order.newest
-            )
-            moves = list(tx.with_same_images(r.move for r in page))
-    except StoreError as exc:
-        raise unavailable(exc) from exc
-    next_page(request, response, cursors.encode(more) if more else None)
+    after = read_cursor(cursor, cursors.decode_move, None)
+    with reading(request) as tx:
+        page, more = tx.audit.moves_page(
+            wanted, after=after, limit=limit, newest_first=order is Order.newest
+        )
+        moves = list(tx.with_same_images(r.move for r in page))
+    next_page_after(request, response, more)
     return [move_out(m) for m in moves]

@@ -13,17 +13,16 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from tagwatch.core.times import utcnow
-from tagwatch.errors import StoreError
 from tagwatch.store.episodes import Episode, EpisodeState
 from tagwatch.web import cursors
 from tagwatch.web.api import PAGED, ErrorOut
 from tagwatch.web.listing import (
     CursorQuery,
     LimitQuery,
-    cursor_error,
     next_page,
-    store_of,
-    unavailable,
+    next_page_after,
+    read_cursor,
+    reading,
 )
 from tagwatch.web.scans import stored_scans
 
@@ -114,15 +113,9 @@ def cluster_findings(
     A cursor belongs to one scan: after a newer scan it answers 409; start again without it.
     """
     configured(request, name)
-    try:
-        scanned_at, offset = cursors.decode_finding(cursor) if cursor else (None, 0)
-    except cursors.BadCursor as exc:
-        raise cursor_error(exc) from None
-    try:
-        with store_of(request).begin() as tx:
-            scan = stored_scans(tx, [name]).get(name)
-    except StoreError as exc:
-        raise unavailable(exc) from exc
+    scanned_at, offset = read_cursor(cursor, cursors.decode_finding, (None, 0))
+    with reading(request) as tx:
+        scan = stored_scans(tx, [name]).get(name)
     if scan is None or scan.scanned_at is None:
         failure = f"; the last scan failed: {scan.error}" if scan and scan.error else ""
         raise HTTPException(
@@ -166,15 +159,9 @@ def cluster_episodes(
 ) -> list[EpisodeOut]:
     """The skew episodes of cluster `name`, open and closed, newest first, with durations."""
     configured(request, name)
-    try:
-        after = cursors.decode_episode(cursor) if cursor else None
-    except cursors.BadCursor as exc:
-        raise cursor_error(exc) from None
-    try:
-        with store_of(request).begin() as tx:
-            episodes, more = tx.episodes.page(name, after=after, limit=limit, state=state)
-    except StoreError as exc:
-        raise unavailable(exc) from exc
-    next_page(request, response, cursors.encode(more) if more else None)
+    after = read_cursor(cursor, cursors.decode_episode, None)
+    with reading(request) as tx:
+        episodes, more = tx.episodes.page(name, after=after, limit=limit, state=state)
+    next_page_after(request, response, more)
     now = utcnow()
     return [episode_out(e, now=now) for e in episodes]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import HTTPException, Query, Request, Response
 
@@ -11,9 +13,10 @@ from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
 from tagwatch.core.times import WHEN_PATTERN, parse_when, utcnow
 from tagwatch.errors import InvalidReference, StoreError
-from tagwatch.store import Store
-from tagwatch.store.audit import MAX_LIMIT, MoveFilter
-from tagwatch.web.cursors import BadCursor
+from tagwatch.store import Store, StoreTx
+from tagwatch.store.audit import MAX_LIMIT, MoveFilter, MoveKey, TagKey
+from tagwatch.store.episodes import EpisodeKey
+from tagwatch.web.cursors import BadCursor, encode
 
 __all__ = [
     "CursorQuery",
@@ -22,6 +25,9 @@ __all__ = [
     "cursor_error",
     "move_filter",
     "next_page",
+    "next_page_after",
+    "read_cursor",
+    "reading",
     "store_of",
     "tag_ref",
     "unavailable",
@@ -142,5 +148,39 @@ def next_page(request: Request, response: Response, cursor: str | None) -> None:
     response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
 
 
+def next_page_after(
+    request: Request, response: Response, more: MoveKey | TagKey | EpisodeKey | int | None
+) -> None:
+    """`next_page` for a keyset page: `more` is where the next one starts (None: the last)."""
+    next_page(request, response, encode(more) if more else None)
+
+
 def cursor_error(exc: BadCursor) -> HTTPException:
     return HTTPException(status_code=400, detail=f"cursor: {exc}")
+
+
+_Position = TypeVar("_Position")
+_Start = TypeVar("_Start")
+
+
+def read_cursor(
+    cursor: str | None, decode: Callable[[str], _Position], start: _Start
+) -> _Position | _Start:
+    """Where the page `cursor` asks for starts (`start` without one), or 400 saying why it
+    names no position."""
+    if not cursor:
+        return start
+    try:
+        return decode(cursor)
+    except BadCursor as exc:
+        raise cursor_error(exc) from None
+
+
+@contextmanager
+def reading(request: Request) -> Iterator[StoreTx]:
+    """One store transaction for an answer; the store failing is a 503 saying why."""
+    try:
+        with store_of(request).begin() as tx:
+            yield tx
+    except StoreError as exc:
+        raise unavailable(exc) from exc
