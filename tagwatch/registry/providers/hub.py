@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +14,7 @@ from tagwatch.core.references import ImageRef
 from tagwatch.errors import ProtocolError, RegistryError, UsageError
 from tagwatch.registry.providers.records import TagRecord, parse_api_time
 from tagwatch.registry.providers.vendor_http import VendorAPI
+from tagwatch.registry.retry import Sleep
 
 __all__ = ["HUB_API", "HubAPI"]
 
@@ -28,7 +30,8 @@ class HubAPI:
 
     A tag's time is `tag_last_pushed` (certain); when that is null, `last_updated`, which can
     be minutes off (not certain). Public repositories need no token; `token` (a Hub access
-    token or JWT) is sent as a Bearer header, only to `base_url`.
+    token or JWT) is sent as a Bearer header, only to `base_url`. `sleep` waits between
+    retries (tests pass one that records the wait instead).
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class HubAPI:
         max_retries: int = 3,
         max_wait: float = 30.0,
         retry_base: float = 0.5,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         headers = {"Accept": "application/json"}
         if token:
@@ -52,6 +56,7 @@ class HubAPI:
             max_retries=max_retries,
             max_wait=max_wait,
             retry_base=retry_base,
+            sleep=sleep,
         )
 
     async def tags(self, ref: ImageRef) -> list[TagRecord]:
