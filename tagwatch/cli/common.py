@@ -87,11 +87,10 @@ ConfigOption = Annotated[
 ]
 
 
-class Output(StrEnum):
-    table = "table"
-    wide = "wide"
-    json = "json"
-    yaml = "yaml"
+class _OutputKinds:
+    """What an `--output` choice asks for; shared by the enums of choices below."""
+
+    value: str
 
     @property
     def structured(self) -> bool:
@@ -104,7 +103,14 @@ class Output(StrEnum):
         return self.value == "wide"
 
 
-class TabularOutput(StrEnum):
+class Output(_OutputKinds, StrEnum):
+    table = "table"
+    wide = "wide"
+    json = "json"
+    yaml = "yaml"
+
+
+class TabularOutput(_OutputKinds, StrEnum):
     """For listings that also make sense as CSV (the audit trail)."""
 
     table = "table"
@@ -112,14 +118,6 @@ class TabularOutput(StrEnum):
     json = "json"
     yaml = "yaml"
     csv = "csv"
-
-    @property
-    def structured(self) -> bool:
-        return self.value in ("json", "yaml")
-
-    @property
-    def is_wide(self) -> bool:
-        return self.value == "wide"
 
 
 OutputOption = Annotated[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
     from tagwatch.store import Store
 
 __all__ = ["skew"]
-
-T = TypeVar("T")
 
 
 def _status(f: WorkloadFinding) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from tagwatch.store import Store
 
 __all__ = ["verify"]
-
-T = TypeVar("T")
 
 
 def _print_verdict(result: VerifyResult) -> None:
