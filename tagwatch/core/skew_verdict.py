@@ -198,59 +198,32 @@ def _container_verdict(
     digests, unknown, checks = _checks(ctx, runs, expected)
     frozen = {k: tuple(v) for k, v in digests.items()}
     pods = tuple(checks)
+
+    def failed(problem: str, fix: tuple[str, ...] = ()) -> ContainerVerdict:
+        return ContainerVerdict(container, image, expected, frozen, False, problem, fix, pods)
+
     if ref is None:
-        return ContainerVerdict(
-            container, image, None, frozen, False, f"image {image!r} is invalid", pods=pods
-        )
+        return failed(f"image {image!r} is invalid")
     if expected is None:
-        return ContainerVerdict(
-            container,
-            image,
-            None,
-            frozen,
-            False,
-            f"no recorded digest for {ref.familiar}: run `tagwatch check {ref.familiar}`",
-            pods=pods,
-        )
+        return failed(f"no recorded digest for {ref.familiar}: run `tagwatch check {ref.familiar}`")
     pin = pin_line(ref, expected)
     restart = restart_command(key)
     if unknown:
-        return ContainerVerdict(
-            container,
-            image,
-            expected,
-            frozen,
-            False,
-            f"ready pods report no imageID: {', '.join(unknown)}",
-            (restart,),
-            pods,
-        )
+        return failed(f"ready pods report no imageID: {', '.join(unknown)}", (restart,))
     off = [p for p in checks if not p.current]
     familiar = ctx.familiar(ref)
     if off and len(frozen) > 1:
         spread = "; ".join(f"{d} on {', '.join(frozen[d])}" for d in sorted(frozen, key=str))
-        return ContainerVerdict(
-            container,
-            image,
-            expected,
-            frozen,
-            False,
+        return failed(
             f"ready pods run {len(frozen)} different digests: {spread}"
             + _off_platform(off, familiar),
             (f"{restart} with imagePullPolicy Always", pin),
-            pods,
         )
     if off:
         got = next(iter(frozen))
         what = "the pinned digest" if ref.digest else f"what {familiar} points to now"
-        return ContainerVerdict(
-            container,
-            image,
-            expected,
-            frozen,
-            False,
+        return failed(
             f"ready pods run {got}, not {what} ({expected})" + _off_platform(off, familiar),
             (f"{restart} with imagePullPolicy Always", pin),
-            pods,
         )
     return ContainerVerdict(container, image, expected, frozen, bool(frozen), pods=pods)
