@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 
 from tagwatch.core.builds import same_build
 from tagwatch.core.digests import Digest
@@ -126,47 +127,30 @@ def judge_base(
     builds: Mapping[Digest, BuildInfo],
 ) -> BaseDrift:
     """Judge `ref` (at `digest`), built on `finding`, against its base tag's history."""
-    base, base_digest, found_by = finding.base, finding.base_digest, finding.found_by
-    if base.tag is None:
-        return BaseDrift(
-            ref,
-            digest,
+    base_digest = finding.base_digest
+    # Every verdict names the image, its base digest and how the base was found.
+    judged = partial(BaseDrift, ref, digest, base_digest=base_digest, found_by=finding.found_by)
+    if finding.base.tag is None:
+        return judged(
             DriftState.UNKNOWN,
-            base=base,
-            base_digest=base_digest,
+            base=finding.base,
             reason="base named by digest only: there is no tag to compare with",
-            found_by=found_by,
         )
-    base = base.without_digest()
+    base = finding.base.without_digest()
     current = base_history.current if base_history is not None else None
     if base_history is None or current is None:
-        return BaseDrift(
-            ref,
-            digest,
-            DriftState.UNKNOWN,
-            base=base,
-            base_digest=base_digest,
-            reason="base tag never observed",
-            found_by=found_by,
-        )
+        return judged(DriftState.UNKNOWN, base=base, reason="base tag never observed")
     since = moves_since(base_history, base_digest, builds)
     if current.digest is not None and same_build(base_digest, current.digest, builds):
-        return BaseDrift(
-            ref,
-            digest,
+        return judged(
             DriftState.CURRENT,
             base=base,
-            base_digest=base_digest,
             base_now=current.digest,
-            found_by=found_by,
             current_from=since.current_from,
         )
-    return BaseDrift(
-        ref,
-        digest,
+    return judged(
         DriftState.BEHIND,
         base=base,
-        base_digest=base_digest,
         base_now=current.digest,
         moves_behind=since.moves,
         exact=since.exact,
@@ -175,7 +159,6 @@ def judge_base(
         reason=""
         if since.exact
         else "the base tag never pointed to this base in the recorded history",
-        found_by=found_by,
         current_from=since.current_from,
         last_moved_at=since.last_moved_at,
     )
