@@ -61,6 +61,11 @@ _HEAD_MISSES_TO_SKIP = 3
 _HEAD_REPROBE_EVERY = 100
 
 
+def _pull_scope(ref: ImageRef) -> str:
+    """The token scope that reads `ref`'s repository."""
+    return f"repository:{ref.repository}:pull"
+
+
 class RegistryClient:
     """An OCI distribution client for watching tags: one shared httpx.AsyncClient, many hosts.
 
@@ -144,12 +149,11 @@ class RegistryClient:
         reference = ref.tag or (str(ref.digest) if ref.digest is not None else None)
         if reference is None:
             raise UsageError(f"{ref}: a reference needs a tag or a digest to resolve")
-        path = f"/v2/{ref.repository}/manifests/{reference}"
-        scope = f"repository:{ref.repository}:pull"
+        manifest = f"manifests/{reference}"
         host.resolves += 1
         headed = host.head_misses < _HEAD_MISSES_TO_SKIP or host.resolves % _HEAD_REPROBE_EVERY == 0
         if headed:
-            response = await self._caller.call(host, "HEAD", path, scope, accept=MANIFEST_ACCEPT)
+            response = await self._pull(host, ref, manifest, method="HEAD", accept=MANIFEST_ACCEPT)
             if response.status_code == 200:
                 raw = response.headers.get("docker-content-digest")
                 if raw:
@@ -158,7 +162,7 @@ class RegistryClient:
             elif response.status_code not in (404, 405):
                 raise unexpected(host, ref, response)
         # No digest header, HEAD not allowed, or a HEAD 404 (which has no body to say why).
-        response = await self._caller.call(host, "GET", path, scope, accept=MANIFEST_ACCEPT)
+        response = await self._pull(host, ref, manifest, accept=MANIFEST_ACCEPT)
         if response.status_code == 404:
             codes = error_codes(response)
             if _GONE_CODES.intersection(codes):
@@ -270,7 +274,7 @@ class RegistryClient:
     async def list_tags(self, ref: ImageRef) -> list[str]:
         """All tags of `ref`'s repository ([] when it does not exist), following `Link` pages."""
         host = self._hosts.of(ref)
-        scope = f"repository:{ref.repository}:pull"
+        scope = _pull_scope(ref)
         target: str | None = f"/v2/{ref.repository}/tags/list"
         tags: list[str] = []
         seen: set[str] = set()
@@ -311,9 +315,7 @@ class RegistryClient:
         """The manifest at `reference` (a tag such as `sha256-<hex>.sig`, or a digest) in `ref`'s
         repository, with its media type; None when there is none."""
         host = self._hosts.of(ref)
-        path = f"/v2/{ref.repository}/manifests/{reference}"
-        scope = f"repository:{ref.repository}:pull"
-        response = await self._caller.call(host, "GET", path, scope, accept=MANIFEST_ACCEPT)
+        response = await self._pull(host, ref, f"manifests/{reference}", accept=MANIFEST_ACCEPT)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -324,21 +326,13 @@ class RegistryClient:
 
     async def artifact_blob(self, ref: ImageRef, digest: Digest) -> bytes:
         """A blob of `ref`'s repository, checked against its digest."""
-        host = self._hosts.of(ref)
-        path = f"/v2/{ref.repository}/blobs/{digest}"
-        response = await self._caller.call(host, "GET", path, f"repository:{ref.repository}:pull")
-        if response.status_code != 200:
-            raise unexpected(host, ref, response)
-        verify(host, ref, digest, response.content, "blob")
-        return response.content
+        return await self._blob(self._hosts.of(ref), ref, digest, "blob")
 
     async def referrers(self, ref: ImageRef, digest: Digest) -> bytes | None:
         """The OCI 1.1 referrers index of `digest`: from the referrers API, or where a registry
         has none (404), from the referrers tag schema (`sha256-<hex>`); None when neither."""
         host = self._hosts.of(ref)
-        path = f"/v2/{ref.repository}/referrers/{digest}"
-        scope = f"repository:{ref.repository}:pull"
-        response = await self._caller.call(host, "GET", path, scope, accept=_OCI_INDEX)
+        response = await self._pull(host, ref, f"referrers/{digest}", accept=_OCI_INDEX)
         if response.status_code == 200:
             return response.content
         if response.status_code not in (404, 405):
@@ -351,9 +345,7 @@ class RegistryClient:
         cached = self._manifests.get(digest)
         if cached is not None:
             return cached
-        path = f"/v2/{ref.repository}/manifests/{digest}"
-        scope = f"repository:{ref.repository}:pull"
-        response = await self._caller.call(host, "GET", path, scope, accept=MANIFEST_ACCEPT)
+        response = await self._pull(host, ref, f"manifests/{digest}", accept=MANIFEST_ACCEPT)
         if response.status_code == 404:
             raise ProtocolError(
                 host.registry,
@@ -370,17 +362,31 @@ class RegistryClient:
         cached = self._config_labels.get(digest)
         if cached is not None:
             return cached
-        path = f"/v2/{ref.repository}/blobs/{digest}"
-        scope = f"repository:{ref.repository}:pull"
-        response = await self._caller.call(host, "GET", path, scope)
-        if response.status_code != 200:
-            raise unexpected(host, ref, response)
-        verify(host, ref, digest, response.content, "config blob")
-        labels = config_labels(
-            response.content, registry=host.registry, what=f"{ref}: config blob {digest}"
-        )
+        blob = await self._blob(host, ref, digest, "config blob")
+        labels = config_labels(blob, registry=host.registry, what=f"{ref}: config blob {digest}")
         self._config_labels[digest] = labels
         return labels
+
+    async def _pull(
+        self,
+        host: Host,
+        ref: ImageRef,
+        what: str,
+        *,
+        method: str = "GET",
+        accept: str | None = None,
+    ) -> httpx.Response:
+        """`method` on `what` (`manifests/<reference>`, `blobs/<digest>`…) of `ref`'s repository."""
+        path = f"/v2/{ref.repository}/{what}"
+        return await self._caller.call(host, method, path, _pull_scope(ref), accept=accept)
+
+    async def _blob(self, host: Host, ref: ImageRef, digest: Digest, what: str) -> bytes:
+        """The blob `digest` of `ref`'s repository, checked against its digest."""
+        response = await self._pull(host, ref, f"blobs/{digest}")
+        if response.status_code != 200:
+            raise unexpected(host, ref, response)
+        verify(host, ref, digest, response.content, what)
+        return response.content
 
     def _note_rate_limit(self, host: Host, response: httpx.Response) -> None:
         status = parse_rate_limit(response.headers, now=utcnow())
