@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -280,23 +279,51 @@ async def test_one_message_a_second_per_channel(
     assert start <= min(min(v) for v in sent.values())
 
 
+class Rendezvous:
+    """A pacer clock whose sleeps end only once `sleepers` of them are waiting together; time
+    then moves to the latest of their wake-ups. Channels paced side by side meet here; drained
+    one after the other, the first sleeper would wait alone."""
+
+    def __init__(self, sleepers: int) -> None:
+        self.mono = 0.0
+        self.sleeps: list[float] = []
+        self._meeting = asyncio.Barrier(sleepers)
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        wake = self.mono + seconds
+        try:
+            # Only a worker that never runs the channels together gets here: 30 s is no speed
+            # bound, just a failure with a reason instead of pytest's timeout.
+            async with asyncio.timeout(30):
+                await self._meeting.wait()
+        except TimeoutError:
+            pytest.fail("a channel's pacing wait never overlapped the other's")
+        self.mono = max(self.mono, wake)
+
+
 async def test_channels_are_paced_side_by_side(
     store: Store, slack: FakeSlack, bot: BotDestination
 ) -> None:
     other = BotDestination("other", token=VALID_TOKEN, channel="C-OTHER", base_url=slack.api_url)
     enqueue(store, [*alerts(3), *alerts(3, destination="other")], T0)
-    started = time.monotonic()
+    clock = Rendezvous(sleepers=2)
     report = await deliver_due(
         store,
         destinations={"alerts": bot, "other": other},
         now=lambda: T0,
         worker="w1",
-        pacer=Pacer(interval=0.25),
+        pacer=Pacer(interval=0.25, clock=clock.monotonic, sleep=clock.sleep),
     )
-    elapsed = time.monotonic() - started
     assert report.delivered == 6
-    # Each channel needs two waits of 0.25 s; one after the other would take at least 1 s.
-    assert 0.5 <= elapsed < 0.9
+    # Each channel waits twice, each wait with the other's: 0.5 s in all, where one channel
+    # after the other would take 1 s.
+    assert clock.sleeps == [0.25] * 4
+    assert clock.mono == 0.5
+    assert [p.channel for p in slack.posts].count("C-OTHER") == 3
 
 
 async def test_a_batch_stops_starting_items_when_half_its_lease_is_gone(

@@ -38,22 +38,23 @@ async def observe(client: RegistryClient, target: ImageRef) -> object:
 async def test_a_host_that_drips_or_hangs_fails_the_check_at_its_deadline(mode: str) -> None:
     with SlowRegistry(mode, interval=0.2) as server:  # type: ignore[arg-type]
         async with client_for(server, request=1.0, check=3.0) as client:
-            started = time.monotonic()
             with pytest.raises(DeadlineExceeded) as caught:
                 await observe(client, ref(server))
-            elapsed = time.monotonic() - started
-    assert 0.9 < elapsed < 4.0, elapsed
+            assert set(client.stuck_hosts) == {server.host}
     assert caught.value.registry == server.host and caught.value.deadline in (1.0, 3.0)
+    assert "no complete answer within 1 s" in str(caught.value)
+    assert server.accepted == 1  # abandoned at the deadline, not retried
 
 
 async def test_one_exchange_is_bounded_by_the_request_deadline_however_slowly_it_drips() -> None:
     with SlowRegistry("drip", interval=0.1) as server:
         async with client_for(server, request=0.5, check=30.0) as client:
-            started = time.monotonic()
-            with pytest.raises(DeadlineExceeded, match=r"0\.5 s"):
+            with pytest.raises(DeadlineExceeded, match=r"0\.5 s") as caught:
                 await client.resolve(ref(server))
+            assert set(client.stuck_hosts) == {server.host}
+    assert caught.value.deadline == 0.5  # the exchange's, not the check's 30 s
     # a miss is not retried: the next check probes the host again
-    assert time.monotonic() - started < 1.5
+    assert server.accepted == 1
 
 
 async def test_a_host_that_hangs_up_is_unavailable_not_stuck() -> None:
@@ -78,14 +79,16 @@ async def test_a_stuck_host_fails_its_other_checks_at_once_and_recovers_when_it_
             server, request=request_deadline, check=2.0, timeout=read_timeout
         ) as client:
             refs = [ref(server, f"t{i}") for i in range(40)]
-            started = time.monotonic()
             outcomes = await asyncio.gather(
                 *(observe(client, r) for r in refs), return_exceptions=True
             )
-            elapsed = time.monotonic() - started
             assert all(isinstance(o, RegistryUnavailable) for o in outcomes), outcomes
-            # 40 tags, 8 at a time, would take 5 check deadlines (10 s) if each waited its own
-            assert elapsed < 4.0, elapsed
+            # If each waited its own deadline, none would fail at once (40 requests, 8 at a
+            # time: 5 check deadlines). The first 8 are in flight when the host turns out
+            # stuck; then one request at a time probes it and the rest fail without asking.
+            at_once = [o for o in outcomes if "not asked again until it does" in str(o)]
+            assert len(at_once) >= len(refs) // 2, outcomes
+            assert client.requests_sent < len(refs)
             assert set(client.stuck_hosts) == {server.host}
             server.mode = "ok"
             observation = await observe(client, refs[0])
@@ -108,6 +111,9 @@ def test_tagwatch_check_on_a_dripping_registry_ends_at_its_deadline_with_one_lin
         )
         elapsed = time.monotonic() - started
     assert result.exit_code == 1, result.output
-    assert elapsed < 5.0, elapsed
+    assert server.accepted == 1  # the one request, abandoned at its deadline
+    # Not a speed bound (the deadlines are 1 s and 2 s): only a command that hangs after the
+    # error, say closing a connection that still drips, takes 30 s.
+    assert elapsed < 30.0, elapsed
     [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
     assert "no complete answer within 1 s" in line and server.host in line
