@@ -8,6 +8,7 @@ keyset-addressed, so moves recorded while a client pages never shift or repeat i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from tagwatch.core.moves import BuildInfo, Sighting, TagMove
+from tagwatch.core.references import ImageRef
 from tagwatch.store.audit import MoveFilter
 from tagwatch.web import cursors
 from tagwatch.web.listing import (
@@ -116,6 +118,13 @@ _ONE_TAG: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _has_history(image: ImageRef, *, first_page: bool, items: Sequence[object]) -> None:
+    """404 when the first page of a tag's history is empty: nothing was ever recorded for it
+    (a later page that is empty is only the end of the list)."""
+    if first_page and not items:
+        raise HTTPException(status_code=404, detail=f"no history for {image}")
+
+
 def sighting_out(s: Sighting) -> SightingOut:
     return SightingOut(
         digest=str(s.digest) if s.digest else None,
@@ -191,8 +200,7 @@ def tag_history(
     after = read_cursor(cursor, cursors.decode_seq, 0)
     with reading(request) as tx:
         sightings, more = tx.audit.sightings_page(image, after_seq=after, limit=limit)
-    if not sightings and after == 0:
-        raise HTTPException(status_code=404, detail=f"no history for {image}")
+    _has_history(image, first_page=after == 0, items=sightings)
     next_page_after(request, response, more)
     return HistoryOut(ref=str(image), sightings=[sighting_out(s) for s in sightings])
 
@@ -215,8 +223,7 @@ def tag_builds(
     with reading(request) as tx:
         digests, more = tx.audit.digests_page(image, after_seq=after, limit=limit)
         builds = tx.builds(digests)
-    if not digests and after == 0:
-        raise HTTPException(status_code=404, detail=f"no history for {image}")
+    _has_history(image, first_page=after == 0, items=digests)
     next_page_after(request, response, more)
     return BuildsOut(
         ref=str(image),
