@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.support.cluster import Cli, Kube, Recorder, web_on_nodes
-from tests.support.registry import TestRegistry
+from tests.support.cluster import Cli, Kube, ProdTag, web_on_nodes
+from tests.support.kube_fixtures import ImageIdForm
 
 M = timedelta(minutes=1)
+TWO_PLATFORMS = {"linux/amd64": "a1", "linux/arm64/v8": "r1"}
+DOCKER: ImageIdForm = "docker-pullable"
 
 
 def _verify(cli: Cli, k: Kube, code: int) -> dict[str, Any]:
@@ -36,26 +38,18 @@ def _pods(out: dict[str, Any]) -> dict[str, tuple[str | None, str | None, str | 
 
 
 def test_verify_passes_when_each_pod_runs_the_targets_image_for_its_platform(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    name = f"{registry.host}/{repo_name}"
-    index = registry.push_index(repo_name, "prod", {"linux/amd64": "a1", "linux/arm64/v8": "r1"})
-    recorder.check([ref], t0)
-    child = registry.child_digests(repo_name, index)
-    amd, arm = str(child["linux/amd64"]), str(child["linux/arm64/v8"])
+    index = prod.push_index(TWO_PLATFORMS, at=t0)
+    child = prod.children(index)
+    amd, arm = child["linux/amd64"], child["linux/arm64/v8"]
     k = kube(
         web_on_nodes(
-            ref,
+            prod.ref,
             [
-                ("web-a", "amd-1", t0 + M, f"docker-pullable://{name}@{amd}"),
-                ("web-b", "arm-1", t0 + M, f"docker-pullable://{name}@{arm}"),
-                ("web-c", "amd-2", t0 + M, f"{name}@{index}"),  # containerd: the index
+                ("web-a", "amd-1", t0 + M, prod.pod_image(amd, DOCKER)),
+                ("web-b", "arm-1", t0 + M, prod.pod_image(arm, DOCKER)),
+                ("web-c", "amd-2", t0 + M, prod.pod_image(index)),  # containerd: the index
             ],
         )
     )
@@ -72,28 +66,19 @@ def test_verify_passes_when_each_pod_runs_the_targets_image_for_its_platform(
 
 
 def test_verify_passes_an_index_re_pushed_with_only_its_attestations_changed(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    name = f"{registry.host}/{repo_name}"
     images = {"linux/amd64": "amd", "linux/arm64/v8": "arm"}
-    first = registry.push_index(repo_name, "prod", images, built_at="2026-11-30T10:00:00Z")
-    recorder.check([ref], t0)
-    again = registry.push_index(repo_name, "prod", images, built_at="2026-11-30T11:00:00Z")
-    recorder.check([ref], t0 + 20 * M)
+    first = prod.push_index(images, at=t0, built_at="2026-11-30T10:00:00Z")
+    again = prod.push_index(images, at=t0 + 20 * M, built_at="2026-11-30T11:00:00Z")
     assert again != first
     k = kube(
         web_on_nodes(
-            ref,
+            prod.ref,
             [
-                ("web-a", "amd-1", t0 + 5 * M, f"{name}@{first}"),
-                ("web-b", "arm-1", t0 + 5 * M, f"{name}@{first}"),
-                ("web-c", "amd-2", t0 + 30 * M, f"{name}@{again}"),
+                ("web-a", "amd-1", t0 + 5 * M, prod.pod_image(first)),
+                ("web-b", "arm-1", t0 + 5 * M, prod.pod_image(first)),
+                ("web-c", "amd-2", t0 + 30 * M, prod.pod_image(again)),
             ],
         )
     )
@@ -103,8 +88,8 @@ def test_verify_passes_an_index_re_pushed_with_only_its_attestations_changed(
     assert web["expected"] == str(again)
     # Two index digests, one set of platform images: every pod runs the target's bytes.
     assert web["digests"] == {str(first): ["web-a", "web-b"], str(again): ["web-c"]}
-    child = registry.child_digests(repo_name, again)
-    amd, arm = str(child["linux/amd64"]), str(child["linux/arm64/v8"])
+    child = prod.children(again)
+    amd, arm = child["linux/amd64"], child["linux/arm64/v8"]
     assert _pods(out) == {
         "web-a": ("linux/amd64", amd, amd, True),
         "web-b": ("linux/arm64/v8", arm, arm, True),
@@ -113,29 +98,20 @@ def test_verify_passes_an_index_re_pushed_with_only_its_attestations_changed(
 
 
 def test_verify_fails_when_one_amd64_pod_runs_an_older_amd64_child(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    name = f"{registry.host}/{repo_name}"
-    old = registry.push_index(repo_name, "prod", {"linux/amd64": "a1", "linux/arm64/v8": "r1"})
-    recorder.check([ref], t0)
-    new = registry.push_index(repo_name, "prod", {"linux/amd64": "a2", "linux/arm64/v8": "r2"})
-    recorder.check([ref], t0 + 30 * M)
-    amd_old = str(registry.child_digests(repo_name, old)["linux/amd64"])
-    child = registry.child_digests(repo_name, new)
-    amd_new, arm_new = str(child["linux/amd64"]), str(child["linux/arm64/v8"])
+    old = prod.push_index(TWO_PLATFORMS, at=t0)
+    new = prod.push_index({"linux/amd64": "a2", "linux/arm64/v8": "r2"}, at=t0 + 30 * M)
+    amd_old = prod.children(old)["linux/amd64"]
+    child = prod.children(new)
+    amd_new, arm_new = child["linux/amd64"], child["linux/arm64/v8"]
     k = kube(
         web_on_nodes(
-            ref,
+            prod.ref,
             [
-                ("web-a", "amd-1", t0 + 5 * M, f"docker-pullable://{name}@{amd_old}"),
-                ("web-b", "amd-2", t0 + 40 * M, f"docker-pullable://{name}@{amd_new}"),
-                ("web-c", "arm-1", t0 + 40 * M, f"docker-pullable://{name}@{arm_new}"),
+                ("web-a", "amd-1", t0 + 5 * M, prod.pod_image(amd_old, DOCKER)),
+                ("web-b", "amd-2", t0 + 40 * M, prod.pod_image(amd_new, DOCKER)),
+                ("web-c", "arm-1", t0 + 40 * M, prod.pod_image(arm_new, DOCKER)),
             ],
         )
     )
@@ -146,7 +122,7 @@ def test_verify_fails_when_one_amd64_pod_runs_an_older_amd64_child(
     assert web["digests"] == {str(old): ["web-a"], str(new): ["web-b", "web-c"]}
     assert "2 different digests" in web["problem"]
     assert f"web-a on linux/amd64 runs {amd_old[7:19]}" in web["problem"]
-    assert any(f"image: {ref}@{new}" in fix for fix in web["fix"])
+    assert any(f"image: {prod.ref}@{new}" in fix for fix in web["fix"])
     assert _pods(out) == {
         "web-a": ("linux/amd64", amd_old, amd_new, False),
         "web-b": ("linux/amd64", amd_new, amd_new, True),
@@ -155,19 +131,12 @@ def test_verify_fails_when_one_amd64_pod_runs_an_older_amd64_child(
 
 
 def test_verify_without_access_to_nodes_says_so_in_one_line_and_exits_3_like_skew(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    name = f"{registry.host}/{repo_name}"
-    index = registry.push_index(repo_name, "prod", {"linux/amd64": "a1", "linux/arm64/v8": "r1"})
-    recorder.check([ref], t0)
+    index = prod.push_index(TWO_PLATFORMS, at=t0)
     k = kube(
-        web_on_nodes(ref, [("web-a", "amd-1", t0 + M, f"{name}@{index}")]), forbidden=("nodes",)
+        web_on_nodes(prod.ref, [("web-a", "amd-1", t0 + M, prod.pod_image(index))]),
+        forbidden=("nodes",),
     )
     args = ("deployment/web", "-n", "shop", "--offline", "--kubeconfig", str(k.kubeconfig))
     verify = cli("verify", *args, code=3)

@@ -113,11 +113,27 @@ class ProdTag:
 
     def push(self, content: str, *, at: datetime | None = None) -> Digest:
         """Push an image holding `content` to the tag; with `at`, record a check at that time."""
-        digest = self.registry.push_image(self.repo_name, "prod", content=content)
+        return self._recorded(self.registry.push_image(self.repo_name, "prod", content=content), at)
+
+    def push_index(
+        self, platforms: dict[str, str], *, at: datetime | None = None, built_at: str | None = None
+    ) -> Digest:
+        """Push an index of one image per platform ("os/arch[/variant]" -> content) to the tag;
+        with `at`, record a check at that time."""
+        return self._recorded(
+            self.registry.push_index(self.repo_name, "prod", platforms, built_at=built_at), at
+        )
+
+    def _recorded(self, digest: Digest, at: datetime | None) -> Digest:
         if at is not None:
             self.recorder.check([self.ref], at)
         return digest
 
-    def pod_image(self, digest: Digest) -> str:
-        """The imageID a pod running `digest` of this repository reports."""
-        return f"{self.name}@{digest}"
+    def children(self, index: Digest) -> dict[str, str]:
+        """Platform -> the digest of `index`'s image for it, as the JSON reports spell it."""
+        return {p: str(d) for p, d in self.registry.child_digests(self.repo_name, index).items()}
+
+    def pod_image(self, digest: Digest | str, form: kf.ImageIdForm = "containerd") -> str:
+        """The imageID a pod running `digest` of this repository reports, as `form`'s runtime
+        spells it."""
+        return kf.image_id(self.name, str(digest), form)
