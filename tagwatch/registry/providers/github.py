@@ -77,20 +77,16 @@ class GitHubPackages:
 
     async def _versions(self, path: str) -> list[Any] | None:
         """Every version listed under `path`; None when the API answers 404."""
-        target: str | None = path
-        params: dict[str, str] | None = {"per_page": "100"}
         versions: list[Any] = []
-        for _page in range(_MAX_PAGES):
-            if target is None:
-                break
-            body, response = await self._api.get_json(target, params)
+        pages = self._api.json_pages(
+            path, {"per_page": "100"}, lambda _, response: next_link(response), max_pages=_MAX_PAGES
+        )
+        async for body in pages:
             if body is None:
                 return None
             if not isinstance(body, list):
                 raise ProtocolError(self._api.name, "package versions are not a JSON list")
             versions += body
-            target = next_link(response)
-            params = None  # the link carries the query
         return versions
 
     def _records(self, version: Any) -> list[TagRecord]:

@@ -25,6 +25,12 @@ _PAGE_SIZE = "100"  # Hub's maximum
 _MAX_PAGES = 1_000
 
 
+def _next(body: Any, _: httpx.Response) -> str | None:
+    """Where a tag list's next page is: its `next` URL (None or empty on the last)."""
+    nxt = body.get("next")
+    return nxt if isinstance(nxt, str) and nxt else None
+
+
 class HubAPI:
     """`GET /v2/namespaces/{ns}/repositories/{repo}/tags?page_size=100`, following `next`.
 
@@ -65,13 +71,9 @@ class HubAPI:
         if not name:
             raise UsageError(f"{ref}: a Docker Hub repository is NAMESPACE/NAME")
         path = f"v2/namespaces/{quote(namespace, safe='')}/repositories/{quote(name, safe='')}/tags"
-        target: str | None = path
-        params: dict[str, str] | None = {"page_size": _PAGE_SIZE}
         records: list[TagRecord] = []
-        for _page in range(_MAX_PAGES):
-            if target is None:
-                break
-            body, _ = await self._api.get_json(target, params)
+        pages = self._api.json_pages(path, {"page_size": _PAGE_SIZE}, _next, max_pages=_MAX_PAGES)
+        async for body in pages:
             if body is None:
                 raise RegistryError(
                     self._api.name,
@@ -81,9 +83,6 @@ class HubAPI:
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise ProtocolError(self._api.name, f"{ref.name}: tag list has no `results`")
             records += [r for r in map(self._record, body["results"]) if r is not None]
-            nxt = body.get("next")
-            target = nxt if isinstance(nxt, str) and nxt else None
-            params = None  # `next` carries the query itself
         return records
 
     def _record(self, raw: Any) -> TagRecord | None:

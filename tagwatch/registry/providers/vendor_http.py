@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -128,6 +128,29 @@ class VendorAPI:
             return json.loads(response.content), response
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ProtocolError(self.name, "answered with a body that is not JSON") from exc
+
+    async def json_pages(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        next_of: Callable[[Any, httpx.Response], str | None],
+        *,
+        max_pages: int,
+    ) -> AsyncIterator[Any]:
+        """The JSON body of each page from `path` on (None for a 404, and no more after it),
+        at most `max_pages`. `next_of` reads where the next page is from a body the caller
+        accepted and its answer (None: the last); that link carries the query itself."""
+        target: str | None = path
+        query: Mapping[str, str] | None = params
+        for _page in range(max_pages):
+            if target is None:
+                return
+            body, response = await self.get_json(target, query)
+            yield body
+            if body is None:
+                return
+            target = next_of(body, response)
+            query = None
 
     @staticmethod
     def _quota_spent(response: httpx.Response) -> bool:
