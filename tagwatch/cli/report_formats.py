@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -120,23 +121,25 @@ def _signature_cell(row: MoveRow) -> str:
     return _md(f"{v.status.value}: {v.signed_by or v.reason}")
 
 
-_MOVE_HEADER = (
-    "| ref | change | from | to | revision | window | detected | source | signature |\n"
-    "|---|---|---|---|---|---|---|---|---|\n"
-)
-
-
 def _move_lines(rows: tuple[MoveRow, ...]) -> str:
     if not rows:
         return "None.\n"
-    lines = [
-        f"| {_md(r.ref)} | {r.move.change.value} | {_short(r.move.from_digest)} | "
-        f"{_short(r.move.to_digest)} | {_md(r.revision_before)} → {_md(r.revision_after)} | "
-        f"{_md(_when(r.move.window_start))} | {_md(_when(r.move.detected_at))} | "
-        f"{r.move.source.value} | {_signature_cell(r)} |"
-        for r in rows
-    ]
-    return _MOVE_HEADER + "\n".join(lines) + "\n"
+    return _table(
+        "| ref | change | from | to | revision | window | detected | source | signature |",
+        (
+            f"| {_md(r.ref)} | {r.move.change.value} | {_short(r.move.from_digest)} | "
+            f"{_short(r.move.to_digest)} | {_md(r.revision_before)} → {_md(r.revision_after)} | "
+            f"{_md(_when(r.move.window_start))} | {_md(_when(r.move.detected_at))} | "
+            f"{r.move.source.value} | {_signature_cell(r)} |"
+            for r in rows
+        ),
+    )
+
+
+def _table(header: str, rows: Iterable[str]) -> str:
+    """A Markdown table as one part: a blank line between its rows would end the table."""
+    columns = header.count("|") - 1
+    return "\n".join([header, "|---" * columns + "|", *rows]) + "\n"
 
 
 def report_markdown(report: AuditReport) -> str:
@@ -160,25 +163,31 @@ def report_markdown(report: AuditReport) -> str:
     ]
     if report.drift:
         out.append(
-            "| image | base | built on | base now | moves behind | days behind | found by |\n"
-        )
-        out.append("|---|---|---|---|---|---|---|\n")
-        out.extend(
-            f"| {_md(r.ref)} | {_md(r.base)} | {_short(r.base_digest)} | {_short(r.base_now)} | "
-            f"{r.moves_behind} | {_md(r.days_behind(now))} | {r.found_by or '-'} |\n"
-            for r in report.drift
+            _table(
+                "| image | base | built on | base now | moves behind | days behind | found by |",
+                (
+                    f"| {_md(r.ref)} | {_md(r.base)} | {_short(r.base_digest)} | "
+                    f"{_short(r.base_now)} | {r.moves_behind} | {_md(r.days_behind(now))} | "
+                    f"{r.found_by or '-'} |"
+                    for r in report.drift
+                ),
+            )
         )
     else:
         out.append("None.\n")
     out.append("\n## Skew episodes\n\n")
     if report.episodes:
-        out.append("| cluster | workload | container | kind | opened | closed | lasted |\n")
-        out.append("|---|---|---|---|---|---|---|\n")
-        out.extend(
-            f"| {_md(e.cluster)} | {_md(f'{e.namespace}/{e.workload}')} | {_md(e.container)} | "
-            f"{e.kind} | {_md(_when(e.opened_at))} | {_md(_when(e.closed_at) or 'open')} | "
-            f"{_duration(e.lasted(now).total_seconds())} |\n"
-            for e in report.episodes
+        out.append(
+            _table(
+                "| cluster | workload | container | kind | opened | closed | lasted |",
+                (
+                    f"| {_md(e.cluster)} | {_md(f'{e.namespace}/{e.workload}')} | "
+                    f"{_md(e.container)} | {e.kind} | {_md(_when(e.opened_at))} | "
+                    f"{_md(_when(e.closed_at) or 'open')} | "
+                    f"{_duration(e.lasted(now).total_seconds())} |"
+                    for e in report.episodes
+                ),
+            )
         )
     else:
         out.append("None.\n")

@@ -103,6 +103,11 @@ def test_a_month_with_a_release_repush_an_unsigned_move_a_rollback_and_drift(
     digests = f"`{str(v1)[:19]}` | `{str(v2)[:19]}`"
     row = f"| {release} | moved | {digests} | &lt;b&gt;aaa&lt;/b&gt; → bbb |"
     assert row in markdown and "<b>" not in markdown
+    # Every table renders whole: header, separator, then its rows with no blank line between.
+    tables = _markdown_tables(markdown)
+    assert tables and all(t[1].startswith("|---") and len(t) >= 3 for t in tables)
+    [drift_table] = [t for t in tables if t[0].startswith("| image | base |")]
+    assert [r for r in drift_table[2:] if r.startswith(f"| {app} | {base} |")]
 
     html = run("report", "--since", "1h", "-o", "html", code=1).stdout
     assert "&lt;b&gt;aaa&lt;/b&gt;" in html and "<b>aaa</b>" not in html  # labels are text
@@ -117,3 +122,16 @@ def test_a_month_with_a_release_repush_an_unsigned_move_a_rollback_and_drift(
 def test_report_refuses_a_bad_period(run: Run) -> None:
     result = run("report", "--since", "sometime", code=2)
     assert "Traceback" not in result.output
+
+
+def _markdown_tables(markdown: str) -> list[list[str]]:
+    """The tables as a Markdown renderer sees them: runs of `|` lines that no blank line ends."""
+    tables: list[list[str]] = []
+    rows: list[str] = []
+    for line in [*markdown.splitlines(), ""]:
+        if line.startswith("|"):
+            rows.append(line)
+        elif rows:
+            tables.append(rows)
+            rows = []
+    return tables
