@@ -144,14 +144,11 @@ def parse_image(raw: str) -> ImageRef | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerSpec:
-    """One container of a pod template (or a pod's spec): name, image, pull policy."""
+class _HasImage:
+    """What a container spec and a container run share: the spec's image string, parsed."""
 
-    name: str
+    __slots__ = ()
     image: str
-    pull_policy: PullPolicy
-    init: bool = False
 
     @property
     def ref(self) -> ImageRef | None:
@@ -159,7 +156,17 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ContainerRun:
+class ContainerSpec(_HasImage):
+    """One container of a pod template (or a pod's spec): name, image, pull policy."""
+
+    name: str
+    image: str
+    pull_policy: PullPolicy
+    init: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRun(_HasImage):
     """One container of a pod as the kubelet reports it."""
 
     name: str
@@ -171,10 +178,6 @@ class ContainerRun:
     ready: bool = False
     init: bool = False
     restart_count: int = 0
-
-    @property
-    def ref(self) -> ImageRef | None:
-        return parse_image(self.image)
 
 
 @dataclass(frozen=True, slots=True)
