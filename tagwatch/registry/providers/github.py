@@ -10,8 +10,8 @@ import httpx
 
 from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
-from tagwatch.errors import ProtocolError, RegistryError, UsageError
-from tagwatch.registry.providers.records import TagRecord, parse_api_time
+from tagwatch.errors import ProtocolError, RegistryError
+from tagwatch.registry.providers.records import TagRecord, parse_api_time, split_owner
 from tagwatch.registry.providers.vendor_http import VendorAPI, next_link
 
 __all__ = ["GHCR", "GITHUB_API", "GitHubPackages"]
@@ -61,9 +61,7 @@ class GitHubPackages:
 
     async def tags(self, ref: ImageRef) -> list[TagRecord]:
         """Every tag of `ref`'s package (OWNER/PACKAGE; any host: the caller chose), one per tag."""
-        owner, _, package = ref.repository.partition("/")
-        if not package:
-            raise UsageError(f"{ref}: a GHCR image is ghcr.io/OWNER/PACKAGE")
+        owner, package = split_owner(ref, shape="a GHCR image is ghcr.io/OWNER/PACKAGE")
         tail = f"{quote(owner, safe='')}/packages/container/{quote(package, safe='')}/versions"
         for kind in ("orgs", "users"):
             versions = await self._versions(f"{kind}/{tail}")

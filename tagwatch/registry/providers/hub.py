@@ -11,8 +11,8 @@ import httpx
 
 from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
-from tagwatch.errors import ProtocolError, RegistryError, UsageError
-from tagwatch.registry.providers.records import TagRecord, parse_api_time
+from tagwatch.errors import ProtocolError, RegistryError
+from tagwatch.registry.providers.records import TagRecord, parse_api_time, split_owner
 from tagwatch.registry.providers.vendor_http import VendorAPI
 from tagwatch.registry.retry import Sleep
 
@@ -67,9 +67,7 @@ class HubAPI:
 
     async def tags(self, ref: ImageRef) -> list[TagRecord]:
         """Every tag of `ref`'s repository on Docker Hub (whatever its host: the caller chose)."""
-        namespace, _, name = ref.repository.partition("/")
-        if not name:
-            raise UsageError(f"{ref}: a Docker Hub repository is NAMESPACE/NAME")
+        namespace, name = split_owner(ref, shape="a Docker Hub repository is NAMESPACE/NAME")
         path = f"v2/namespaces/{quote(namespace, safe='')}/repositories/{quote(name, safe='')}/tags"
         records: list[TagRecord] = []
         pages = self._api.json_pages(path, {"page_size": _PAGE_SIZE}, _next, max_pages=_MAX_PAGES)

@@ -9,8 +9,9 @@ from typing import Protocol
 
 from tagwatch.core.digests import Digest
 from tagwatch.core.references import ImageRef
+from tagwatch.errors import UsageError
 
-__all__ = ["TagProvider", "TagRecord", "parse_api_time"]
+__all__ = ["TagProvider", "TagRecord", "parse_api_time", "split_owner"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +49,14 @@ def parse_api_time(value: object) -> datetime | None:
     if when.year < 1971:  # Go's zero time (0001-01-01) means "never"
         return None
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def split_owner(ref: ImageRef, *, shape: str) -> tuple[str, str]:
+    """`ref`'s repository as (first segment, the rest); a UsageError naming `shape` without a rest.
+
+    The vendor APIs address a repository by its owner (namespace) and its name apart.
+    """
+    owner, _, name = ref.repository.partition("/")
+    if not name:
+        raise UsageError(f"{ref}: {shape}")
+    return owner, name
