@@ -8,8 +8,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from tagwatch.core.digests import Digest
 from tests.support import kube_fixtures as kf
-from tests.support.cluster import Cli, Kube, Recorder
+from tests.support.cluster import Cli, Kube, ProdTag, Recorder
 from tests.support.kube_fixtures import C
 from tests.support.registry import TestRegistry
 
@@ -72,48 +73,41 @@ def _one(report: dict[str, Any], name: str, container: str | None = None) -> dic
     return found[0]
 
 
-def _two_versions(
-    registry: TestRegistry, repo: str, recorder: Recorder, t0: datetime, tag: str = "prod"
-) -> tuple[str, Any, Any]:
+def _skew(cli: Cli, k: Kube, *flags: str, code: int, offline: bool = True) -> Any:
+    """`tagwatch skew <flags> -o json` against the cluster `k`; from the recorded history
+    alone unless `offline` is False."""
+    more = ("--offline",) if offline else ()
+    return cli.json("skew", *flags, *more, "--kubeconfig", str(k.kubeconfig), code=code)
+
+
+def _two_versions(prod: ProdTag, t0: datetime) -> tuple[Digest, Digest]:
     """push v1, check at t0 and t0+20m, push v2, check at t0+30m: a move in (t0+20m, t0+30m]."""
-    ref = f"{registry.host}/{repo}:{tag}"
-    v1 = registry.push_image(
-        repo, tag, content="v1", labels={"org.opencontainers.image.revision": "aaaa1111"}
-    )
-    recorder.check([ref], t0)
-    recorder.check([ref], t0 + 20 * M)
-    v2 = registry.push_image(
-        repo, tag, content="v2", labels={"org.opencontainers.image.revision": "bbbb2222"}
-    )
-    recorder.check([ref], t0 + 30 * M)
-    return ref, v1, v2
+    v1 = prod.push("v1", at=t0, labels={"org.opencontainers.image.revision": "aaaa1111"})
+    prod.check(t0 + 20 * M)
+    v2 = prod.push("v2", at=t0 + 30 * M, labels={"org.opencontainers.image.revision": "bbbb2222"})
+    return v1, v2
 
 
 def test_two_pods_one_tag_incident_is_skew_with_the_explaining_move(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref, v1, v2 = _two_versions(registry, repo_name, recorder, t0)
-    name = f"{registry.host}/{repo_name}"
+    v1, v2 = _two_versions(prod, t0)
+    ref = prod.ref
     k = kube(
         [
             *_deployment(
                 "web",
                 ref,
                 [
-                    ("web-5d8f7b-aaaaa", "node-a", t0 + 10 * M, f"{name}@{v1}"),
-                    ("web-5d8f7b-bbbbb", "node-b", t0 + 40 * M, f"{name}@{v2}"),
+                    ("web-5d8f7b-aaaaa", "node-a", t0 + 10 * M, prod.pod_image(v1)),
+                    ("web-5d8f7b-bbbbb", "node-b", t0 + 40 * M, prod.pod_image(v2)),
                 ],
             ),
             kf.node("node-a"),
             kf.node("node-b"),
         ]
     )
-    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    report = _skew(cli, k, "-A", code=1)
     web = _one(report, "web")
     issue_keys = {"kind", "namespace", "name", "container", "image", "skewed", "at_risk"}
     issue_keys |= {"digests", "pods", "tag_digest_now", "moves"}
@@ -219,7 +213,7 @@ def test_stuck_rollout_with_two_replicasets_is_not_skew_but_fails_the_audit(
     )
     k = kube(objs)
     # issue 9: a rollout past its deadline fails the audit (exit 1), though it is not skew
-    report = cli.json("skew", "-n", "shop", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    report = _skew(cli, k, "-n", "shop", code=1)
     api = _one(report, "api")
     assert api["skewed"] is False
     assert api["stuck_rollout"] is True
@@ -234,28 +228,21 @@ def test_stuck_rollout_with_two_replicasets_is_not_skew_but_fails_the_audit(
 
 
 def test_same_digest_spelled_two_ways_is_not_skew(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    v1 = registry.push_image(repo_name, "prod", content="only")
-    recorder.check([ref], t0)
-    name = f"{registry.host}/{repo_name}"
+    ref = prod.ref
+    v1 = prod.push("only", at=t0)
     k = kube(
         _deployment(
             "web",
             ref,
             [
-                ("web-1", "node-a", t0 + M, kf.image_id(name, str(v1), "containerd")),
-                ("web-2", "node-b", t0 + M, kf.image_id(name, str(v1), "docker-pullable")),
+                ("web-1", "node-a", t0 + M, prod.pod_image(v1)),
+                ("web-2", "node-b", t0 + M, prod.pod_image(v1, "docker-pullable")),
             ],
         )
     )
-    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    report = _skew(cli, k, "-A", code=0)
     web = _one(report, "web")
     assert web["skewed"] is False
     assert web["digests"] == {str(v1): ["web-1", "web-2"]}
@@ -263,29 +250,27 @@ def test_same_digest_spelled_two_ways_is_not_skew(
 
 
 def test_index_and_its_platform_child_are_one_build(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:multi"
-    index = registry.push_index(repo_name, "multi", {"linux/amd64": "a", "linux/arm64": "b"})
-    children = registry.child_digests(repo_name, index)
-    recorder.check([ref], t0)
-    name = f"{registry.host}/{repo_name}"
+    ref = prod.ref
+    index = prod.push_index({"linux/amd64": "a", "linux/arm64": "b"}, at=t0)
+    children = prod.children(index)
     k = kube(
         _deployment(
             "web",
             ref,
             [
-                ("web-1", "node-a", t0 + M, f"{name}@{index}"),  # containerd: the index
-                ("web-2", "node-b", t0 + M, f"docker-pullable://{name}@{children['linux/amd64']}"),
+                ("web-1", "node-a", t0 + M, prod.pod_image(index)),  # containerd: the index
+                (
+                    "web-2",
+                    "node-b",
+                    t0 + M,
+                    prod.pod_image(children["linux/amd64"], "docker-pullable"),
+                ),
             ],
         )
     )
-    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    report = _skew(cli, k, "-A", code=0)
     web = _one(report, "web")
     assert web["skewed"] is False
     assert web["digests"] == {str(index): ["web-1", "web-2"]}
@@ -293,43 +278,36 @@ def test_index_and_its_platform_child_are_one_build(
 
 
 def test_workloads_sharing_an_app_label_are_grouped_by_owner(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref, v1, v2 = _two_versions(registry, repo_name, recorder, t0)
-    name = f"{registry.host}/{repo_name}"
+    v1, v2 = _two_versions(prod, t0)
+    ref = prod.ref
     lab = {"app": "web"}
     stable = _deployment(
         "web",
         ref,
         [
-            ("web-s1", "node-a", t0 + 10 * M, f"{name}@{v1}"),
-            ("web-s2", "node-a", t0 + 12 * M, f"{name}@{v1}"),
+            ("web-s1", "node-a", t0 + 10 * M, prod.pod_image(v1)),
+            ("web-s2", "node-a", t0 + 12 * M, prod.pod_image(v1)),
         ],
         labels=lab,
     )
     canary = _deployment(
         "web-canary",
         ref,
-        [("web-c1", "node-b", t0 + 40 * M, f"{name}@{v2}")],
+        [("web-c1", "node-b", t0 + 40 * M, prod.pod_image(v2))],
         hash_="77c9d",
         labels=lab,
     )
     other = _deployment(
         "db",
         ref,
-        [("db-1", "node-b", t0 + 40 * M, f"{name}@{v2}")],
+        [("db-1", "node-b", t0 + 40 * M, prod.pod_image(v2))],
         hash_="1a2b3",
         labels={"app": "db"},
     )
     k = kube(stable + canary + other)
-    report = cli.json(
-        "skew", "-A", "-l", "app=web", "--offline", "--kubeconfig", str(k.kubeconfig), code=0
-    )
+    report = _skew(cli, k, "-A", "-l", "app=web", code=0)
     assert sorted(w["name"] for w in report["workloads"]) == ["web", "web-canary"]
     assert _one(report, "web")["skewed"] is False
     assert _one(report, "web-canary")["skewed"] is False
@@ -346,8 +324,13 @@ def test_multi_container_pod_reports_each_container_and_its_skew(
     t0: datetime,
 ) -> None:
     app_ref = f"{registry.host}/{repo_name}:app"
-    side_ref, s1, s2 = _two_versions(registry, repo_name, recorder, t0, tag="sidecar")
+    side_ref = f"{registry.host}/{repo_name}:sidecar"
     init_ref = f"{registry.host}/{repo_name}:init"
+    s1 = registry.push_image(repo_name, "sidecar", content="v1")
+    recorder.check([side_ref], t0)
+    recorder.check([side_ref], t0 + 20 * M)
+    s2 = registry.push_image(repo_name, "sidecar", content="v2")
+    recorder.check([side_ref], t0 + 30 * M)  # the sidecar moved in (t0+20m, t0+30m]
     a = registry.push_image(repo_name, "app", content="app")
     i = registry.push_image(repo_name, "init", content="init")
     recorder.check([app_ref, init_ref], t0 + 31 * M)
@@ -391,7 +374,7 @@ def test_multi_container_pod_reports_each_container_and_its_skew(
             )
         )
     k = kube(objs)
-    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    report = _skew(cli, k, "-A", code=1)
     assert [w["container"] for w in report["workloads"]] == ["migrate", "app", "proxy"]
     assert _one(report, "shop", "app")["skewed"] is False
     assert _one(report, "shop", "migrate")["skewed"] is False
@@ -402,27 +385,21 @@ def test_multi_container_pod_reports_each_container_and_its_skew(
 
 
 def _uniform_stale(
-    registry: TestRegistry, repo: str, recorder: Recorder, t0: datetime, policy: str
-) -> tuple[str, Any, Any, list[dict[str, Any]]]:
-    ref, v1, v2 = _two_versions(registry, repo, recorder, t0)
-    name = f"{registry.host}/{repo}"
-    pods = [(f"web-{i}", "node-a", t0 + 10 * M, f"{name}@{v1}") for i in range(2)]
+    prod: ProdTag, t0: datetime, policy: str
+) -> tuple[str, Digest, Digest, list[dict[str, Any]]]:
+    v1, v2 = _two_versions(prod, t0)
+    ref = prod.ref
+    pods = [(f"web-{i}", "node-a", t0 + 10 * M, prod.pod_image(v1)) for i in range(2)]
     return ref, v1, v2, _deployment("web", ref, pods, policy=policy)
 
 
 def test_always_pull_policy_puts_a_uniform_stale_workload_at_risk_on_every_node(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref, v1, v2, objs = _uniform_stale(registry, repo_name, recorder, t0, "Always")
-    name = f"{registry.host}/{repo_name}"
-    cached = [[f"{name}@{v1}", ref]]
+    ref, v1, v2, objs = _uniform_stale(prod, t0, "Always")
+    cached = [[prod.pod_image(v1), ref]]
     k = kube([*objs, kf.node("node-a", images=cached), kf.node("node-b")])
-    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    report = _skew(cli, k, "-A", code=0)
     web = _one(report, "web")
     assert (web["skewed"], web["at_risk"]) == (False, True)
     assert web["nodes"] == {"node-a": str(v2), "node-b": str(v2)}
@@ -431,23 +408,17 @@ def test_always_pull_policy_puts_a_uniform_stale_workload_at_risk_on_every_node(
 
 
 def test_if_not_present_predicts_per_node_cache_and_capped_lists_are_unknown(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref, v1, v2, objs = _uniform_stale(registry, repo_name, recorder, t0, "IfNotPresent")
-    name = f"{registry.host}/{repo_name}"
+    ref, v1, v2, objs = _uniform_stale(prod, t0, "IfNotPresent")
     filler = [[f"registry.example/filler/{i}@sha256:{i:064x}"] for i in range(50)]
     nodes = [
-        kf.node("node-a", images=[[f"{name}@{v1}", ref]]),  # holds the old bytes under the tag
+        kf.node("node-a", images=[[prod.pod_image(v1), ref]]),  # holds the old bytes under the tag
         kf.node("node-b", images=[["registry.example/other@sha256:" + "e" * 64]]),  # complete list
         kf.node("node-c", images=filler),  # capped at 50: absence proves nothing
     ]
     k = kube(objs + nodes)
-    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    report = _skew(cli, k, "-A", code=0)
     web = _one(report, "web")
     assert web["nodes"] == {"node-a": str(v1), "node-b": str(v2), "node-c": None}
     assert web["nodes_holding"] == {str(v1): ["node-a"]}
@@ -457,18 +428,12 @@ def test_if_not_present_predicts_per_node_cache_and_capped_lists_are_unknown(
 
 
 def test_if_not_present_with_old_bytes_cached_everywhere_is_not_at_risk(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref, v1, _v2, objs = _uniform_stale(registry, repo_name, recorder, t0, "IfNotPresent")
-    name = f"{registry.host}/{repo_name}"
-    nodes = [kf.node(n, images=[[f"{name}@{v1}", ref]]) for n in ("node-a", "node-b")]
+    ref, v1, _v2, objs = _uniform_stale(prod, t0, "IfNotPresent")
+    nodes = [kf.node(n, images=[[prod.pod_image(v1), ref]]) for n in ("node-a", "node-b")]
     k = kube(objs + nodes)
-    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    report = _skew(cli, k, "-A", code=0)
     web = _one(report, "web")
     assert (web["skewed"], web["at_risk"]) == (False, False)
     assert web["nodes"] == {"node-a": str(v1), "node-b": str(v1)}
@@ -476,22 +441,15 @@ def test_if_not_present_with_old_bytes_cached_everywhere_is_not_at_risk(
 
 
 def test_skew_refreshes_tags_from_the_registry_unless_offline(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    v1 = registry.push_image(repo_name, "prod", content="v1")
-    recorder.check([ref], t0)
-    v2 = registry.push_image(repo_name, "prod", content="v2")  # not recorded yet
-    name = f"{registry.host}/{repo_name}"
-    k = kube(_deployment("web", ref, [("web-1", "node-a", t0 + M, f"{name}@{v1}")]))
-    offline = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    ref = prod.ref
+    v1 = prod.push("v1", at=t0)
+    v2 = prod.push("v2")  # not recorded yet
+    k = kube(_deployment("web", ref, [("web-1", "node-a", t0 + M, prod.pod_image(v1))]))
+    offline = _skew(cli, k, "-A", code=0)
     assert _one(offline, "web")["tag_digest_now"] == str(v1)
-    online = cli.json("skew", "-A", "--kubeconfig", str(k.kubeconfig), code=0)
+    online = _skew(cli, k, "-A", code=0, offline=False)
     web = _one(online, "web")
     assert web["tag_digest_now"] == str(v2)
     assert [p["state"] for p in web["pods"]] == ["stale"]
@@ -499,35 +457,23 @@ def test_skew_refreshes_tags_from_the_registry_unless_offline(
 
 
 def test_pod_newer_than_the_last_check_running_unknown_bytes_is_ahead(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref = f"{registry.host}/{repo_name}:prod"
-    v1 = registry.push_image(repo_name, "prod", content="v1")
-    recorder.check([ref], t0)
-    v2 = registry.push_image(repo_name, "prod", content="v2")
-    name = f"{registry.host}/{repo_name}"
-    k = kube(_deployment("web", ref, [("web-1", "node-a", t0 + 50 * M, f"{name}@{v2}")]))
-    report = cli.json("skew", "-A", "--offline", "--kubeconfig", str(k.kubeconfig), code=0)
+    ref = prod.ref
+    v1 = prod.push("v1", at=t0)
+    v2 = prod.push("v2")
+    k = kube(_deployment("web", ref, [("web-1", "node-a", t0 + 50 * M, prod.pod_image(v2))]))
+    report = _skew(cli, k, "-A", code=0)
     [pod] = _one(report, "web")["pods"]
     assert pod["state"] == "ahead"
     assert v1 is not None
 
 
 def test_bare_pods_and_statefulset_pods_group_by_owner(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    cli: Cli,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], cli: Cli, t0: datetime
 ) -> None:
-    ref, v1, v2 = _two_versions(registry, repo_name, recorder, t0)
-    name = f"{registry.host}/{repo_name}"
+    v1, v2 = _two_versions(prod, t0)
+    ref = prod.ref
     objs = [
         kf.statefulset("db", "data", containers=[C("db", ref)], replicas=2, revision="db-7c9"),
         kf.pod(
@@ -535,19 +481,19 @@ def test_bare_pods_and_statefulset_pods_group_by_owner(
             "data",
             owner=("StatefulSet", "db"),
             revision_hash="db-7c9",
-            containers=[C("db", ref, f"{name}@{v1}", t0 + 5 * M)],
+            containers=[C("db", ref, prod.pod_image(v1), t0 + 5 * M)],
         ),
         kf.pod(
             "db-1",
             "data",
             owner=("StatefulSet", "db"),
             revision_hash="db-7c9",
-            containers=[C("db", ref, f"{name}@{v2}", t0 + 50 * M)],
+            containers=[C("db", ref, prod.pod_image(v2), t0 + 50 * M)],
         ),
-        kf.pod("debug", "data", containers=[C("sh", ref, f"{name}@{v1}", t0 + 5 * M)]),
+        kf.pod("debug", "data", containers=[C("sh", ref, prod.pod_image(v1), t0 + 5 * M)]),
     ]
     k = kube(objs)
-    report = cli.json("skew", "-n", "data", "--offline", "--kubeconfig", str(k.kubeconfig), code=1)
+    report = _skew(cli, k, "-n", "data", code=1)
     assert _one(report, "db")["kind"] == "StatefulSet"
     assert _one(report, "db")["skewed"] is True
     debug = _one(report, "debug")

@@ -11,22 +11,16 @@ from typer.testing import CliRunner
 from tagwatch.cli.main import app
 from tests.cluster.test_skew_cli import _deployment, _two_versions
 from tests.support import kube_fixtures as kf
-from tests.support.cluster import Kube, Recorder
-from tests.support.registry import TestRegistry
+from tests.support.cluster import Kube, ProdTag
 
 M = timedelta(minutes=1)
 
 
 def test_the_skew_table_fits_80_columns_and_keeps_what_names_each_row(
-    registry: TestRegistry,
-    repo_name: str,
-    recorder: Recorder,
-    kube: Callable[..., Kube],
-    db: str,
-    t0: datetime,
+    prod: ProdTag, kube: Callable[..., Kube], db: str, t0: datetime
 ) -> None:
-    ref, v1, v2 = _two_versions(registry, repo_name, recorder, t0)
-    name = f"{registry.host}/{repo_name}"
+    v1, v2 = _two_versions(prod, t0)
+    ref = prod.ref
     workload = "checkout-frontend"
     k = kube(
         [
@@ -34,8 +28,8 @@ def test_the_skew_table_fits_80_columns_and_keeps_what_names_each_row(
                 workload,
                 ref,
                 [
-                    (f"{workload}-5d8f7b-aaaaa", "node-a", t0 + 10 * M, f"{name}@{v1}"),
-                    (f"{workload}-5d8f7b-bbbbb", "node-b", t0 + 40 * M, f"{name}@{v2}"),
+                    (f"{workload}-5d8f7b-aaaaa", "node-a", t0 + 10 * M, prod.pod_image(v1)),
+                    (f"{workload}-5d8f7b-bbbbb", "node-b", t0 + 40 * M, prod.pod_image(v2)),
                 ],
                 ns="payments-production",
             ),

@@ -111,9 +111,17 @@ class ProdTag:
         self.name = f"{registry.host}/{repo_name}"
         self.ref = f"{self.name}:prod"
 
-    def push(self, content: str, *, at: datetime | None = None) -> Digest:
-        """Push an image holding `content` to the tag; with `at`, record a check at that time."""
-        return self._recorded(self.registry.push_image(self.repo_name, "prod", content=content), at)
+    def push(
+        self, content: str, *, at: datetime | None = None, labels: dict[str, str] | None = None
+    ) -> Digest:
+        """Push an image holding `content` (with OCI `labels`) to the tag; with `at`, record a
+        check at that time."""
+        pushed = self.registry.push_image(self.repo_name, "prod", content=content, labels=labels)
+        return self._recorded(pushed, at)
+
+    def check(self, at: datetime) -> None:
+        """Record a check of the tag at `at`: it finds what the tag points to now."""
+        self.recorder.check([self.ref], at)
 
     def push_index(
         self, platforms: dict[str, str], *, at: datetime | None = None, built_at: str | None = None
@@ -126,7 +134,7 @@ class ProdTag:
 
     def _recorded(self, digest: Digest, at: datetime | None) -> Digest:
         if at is not None:
-            self.recorder.check([self.ref], at)
+            self.check(at)
         return digest
 
     def children(self, index: Digest) -> dict[str, str]:
