@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
@@ -13,6 +15,7 @@ from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef
 from tagwatch.core.times import parse_when, utcnow
 from tagwatch.errors import InvalidReference, StoreError
+from tagwatch.store import StoreTx
 from tagwatch.store.audit import MoveFilter, digests_of
 from tagwatch.web import cursors
 from tagwatch.web.listing import move_filter, store_of, tag_ref
@@ -39,6 +42,30 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
     service = request.app.state.service
     context.setdefault("clusters", [c.name for c in service.settings.clusters])
     return templates.TemplateResponse(request, template, context, status_code=status)
+
+
+class _StoreUnavailable(Exception):
+    """The store failed while reading a page; `mount` renders it as error.html, 503."""
+
+    def __init__(self, cause: StoreError) -> None:
+        super().__init__(str(cause))
+
+
+@contextmanager
+def _reading(request: Request) -> Iterator[StoreTx]:
+    """One store transaction for a page; the store failing is the 503 page saying why.
+
+    The pages' twin of `listing.reading`: the same steps, an HTML answer instead of JSON.
+    """
+    try:
+        with store_of(request).begin() as tx:
+            yield tx
+    except StoreError as exc:
+        raise _StoreUnavailable(exc) from exc
+
+
+def _unavailable(request: Request, exc: Exception) -> HTMLResponse:
+    return _page(request, "error.html", 503, problem=str(exc))
 
 
 def _problem(exc: HTTPException) -> str:
@@ -94,13 +121,10 @@ def feed(
     except cursors.BadCursor as exc:
         wanted, after, problem = MoveFilter(), None, f"cursor: {exc}"
     if problem is None:
-        try:
-            with store_of(request).begin() as tx:
-                page, more = tx.audit.moves_page(
-                    wanted, after=after, limit=FEED_PAGE, newest_first=True
-                )
-        except StoreError as exc:
-            return _page(request, "error.html", 503, problem=str(exc))
+        with _reading(request) as tx:
+            page, more = tx.audit.moves_page(
+                wanted, after=after, limit=FEED_PAGE, newest_first=True
+            )
         moves = [r.move for r in page]
         if more is not None:
             older = request.url.include_query_params(cursor=cursors.encode(more))
@@ -126,16 +150,11 @@ def timeline(request: Request, ref: str, at: str | None = None) -> HTMLResponse:
     except HTTPException as exc:
         return _page(request, "error.html", 404, problem=str(exc.detail))
     clusters = [c.name for c in request.app.state.service.settings.clusters]
-    try:
-        with store_of(request).begin() as tx:
-            history = tx.history(image)
-            builds = tx.builds(digests_of(history.sightings[-TIMELINE_MAX:]))
-            verdicts = {
-                digest: verdict for (_, _, digest), verdict in tx.signatures([image]).items()
-            }
-            scans = stored_scans(tx, clusters) if history.sightings else {}
-    except StoreError as exc:
-        return _page(request, "error.html", 503, problem=str(exc))
+    with _reading(request) as tx:
+        history = tx.history(image)
+        builds = tx.builds(digests_of(history.sightings[-TIMELINE_MAX:]))
+        verdicts = {digest: verdict for (_, _, digest), verdict in tx.signatures([image]).items()}
+        scans = stored_scans(tx, clusters) if history.sightings else {}
     if not history.sightings:
         return _page(request, "error.html", 404, problem=f"no history for {image}")
     now = utcnow()
@@ -183,12 +202,9 @@ def board(request: Request, name: str) -> HTMLResponse:
     entry = next((c for c in service.settings.clusters if c.name == name), None)
     if entry is None:
         return _page(request, "error.html", 404, problem=f"no cluster named {name!r} is configured")
-    try:
-        with store_of(request).begin() as tx:
-            scan = stored_scans(tx, [name]).get(name)
-            episodes = tx.episodes.recent(cluster=name, limit=EPISODES_SHOWN)
-    except StoreError as exc:
-        return _page(request, "error.html", 503, problem=str(exc))
+    with _reading(request) as tx:
+        scan = stored_scans(tx, [name]).get(name)
+        episodes = tx.episodes.recent(cluster=name, limit=EPISODES_SHOWN)
     attention = scan.attention if scan else []
     return _page(
         request,
@@ -225,4 +241,5 @@ def mount(app: FastAPI) -> None:
     """Add the pages, /docs and /static to `app` (built with docs_url=None)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/docs", _docs, include_in_schema=False, response_class=HTMLResponse)
+    app.add_exception_handler(_StoreUnavailable, _unavailable)
     app.include_router(router)
