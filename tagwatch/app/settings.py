@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -35,7 +34,7 @@ from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef, split_reference
 from tagwatch.core.routes import DEFAULT_CHANGES, Condition, PolicyFailure, Route
 from tagwatch.core.signing import KeylessIdentity, SigningPolicy
-from tagwatch.core.yaml_errors import YamlProblem
+from tagwatch.core.yaml_images import yaml_mapping
 from tagwatch.errors import ConfigError, InvalidDuration, InvalidReference, UsageError
 from tagwatch.registry.hosts import RegistrySettings
 
@@ -659,17 +658,12 @@ def load_settings(path: Path | None = None, *, service: bool = True, **overrides
         path = Path(os.environ["TAGWATCH_CONFIG"])
     data: dict[str, Any] = {}
     if path is not None:
-        text = _config_text(path)
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: {YamlProblem.of(exc)}") from exc
-        except RecursionError:
-            raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: (top level): must be a mapping of settings")
+        raw = yaml_mapping(
+            _config_text(path),
+            not_yaml=f"{path}: ",
+            too_deep=f"{path}: nested too deeply to be a configuration",
+            not_mapping=f"{path}: (top level): must be a mapping of settings",
+        )
         if not all(isinstance(key, str) for key in raw):
             raise ConfigError(f"{path}: (top level): every key must be a string")
         data = raw

@@ -12,13 +12,12 @@ from typing import Any
 
 import httpx2
 import msgspec
-import yaml
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.config.models import Cluster, NameValue, User, UserExec
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
-from tagwatch.core.yaml_errors import YamlProblem
+from tagwatch.core.yaml_images import yaml_mapping
 from tagwatch.errors import ConfigError
 
 __all__ = ["ClusterSettings", "connect", "load_config"]
@@ -41,25 +40,21 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block, /dev/zero never end
             raise ConfigError(f"kubeconfig {path} is not a regular file")
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"kubeconfig {path} does not exist: pass --kubeconfig or set KUBECONFIG"
         ) from None
     except OSError as exc:
         raise ConfigError(f"kubeconfig {path} cannot be read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:  # one line: where and what, not PyYAML's multi-line report
-        problem = YamlProblem.of(exc)
-        raise ConfigError(f"kubeconfig {path} is not readable YAML: {problem}") from exc
     except UnicodeDecodeError:  # binary, UTF-16, Latin-1: YAML here is UTF-8
         raise ConfigError(f"kubeconfig {path} is not UTF-8 text: is it a kubeconfig?") from None
-    except RecursionError:
-        raise ConfigError(f"kubeconfig {path} is nested too deeply to be a kubeconfig") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"kubeconfig {path} is not a kubeconfig (expected a mapping)")
-    return data
+    return yaml_mapping(
+        text,
+        not_yaml=f"kubeconfig {path} is not readable YAML: ",
+        too_deep=f"kubeconfig {path} is nested too deeply to be a kubeconfig",
+        not_mapping=f"kubeconfig {path} is not a kubeconfig (expected a mapping)",
+    )
 
 
 def _merge(paths: list[Path]) -> dict[str, Any]:
