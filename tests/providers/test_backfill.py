@@ -10,10 +10,10 @@ import boto3
 import httpx
 import pytest
 
-from tagwatch.app.backfill import BackfillStatus, run_backfill
+from tagwatch.app.backfill import BackfillResult, BackfillStatus, run_backfill
 from tagwatch.app.check import run_check
 from tagwatch.core.digests import Digest
-from tagwatch.core.moves import Change, Source
+from tagwatch.core.moves import Change, Source, TagHistory
 from tagwatch.core.references import ImageRef
 from tagwatch.registry import RegistryClient
 from tagwatch.registry.providers.ecr_api import EcrImages
@@ -39,25 +39,73 @@ def _ns(repo_name: str) -> tuple[str, str]:
     return namespace, name
 
 
-async def test_backfilled_tag_answers_what_it_pointed_to_before_the_first_poll(
+class HubListed:
+    """The test's repository in the test registry, listed by a fake Docker Hub API: `push` to
+    the registry, `list_tag` it in Hub's answers, `backfill` refs through Hub into the store."""
+
+    def __init__(
+        self,
+        registry: TestRegistry,
+        repo_name: str,
+        hub_api: FakeHubAPI,
+        http: httpx.AsyncClient,
+        client: RegistryClient,
+        store: Store,
+    ) -> None:
+        self.registry, self.repo_name, self.api = registry, repo_name, hub_api
+        self.client, self.store = client, store
+        self.providers: dict[str, TagProvider] = {registry.host: HubAPI(http, base_url=hub_api.url)}
+
+    def ref(self, tag: str = "prod") -> ImageRef:
+        return ImageRef.parse(f"{self.registry.host}/{self.repo_name}:{tag}")
+
+    def push(self, content: str, tag: str = "prod") -> Digest:
+        return self.registry.push_image(self.repo_name, tag, content=content)
+
+    def list_tag(
+        self,
+        digest: Digest,
+        *,
+        tag: str = "prod",
+        pushed: datetime | None = PUSHED,
+        updated: datetime | None = PUSHED,
+    ) -> None:
+        self.api.add_tag(*_ns(self.repo_name), tag, digest, pushed=pushed, updated=updated)
+
+    async def backfill(self, *refs: ImageRef) -> list[BackfillResult]:
+        return await run_backfill(
+            refs, providers=self.providers.get, registry=self.client, store=self.store
+        )
+
+    def history(self, ref: ImageRef) -> TagHistory:
+        with self.store.begin() as tx:
+            return tx.history(ref)
+
+
+@pytest.fixture
+def hub(
     registry: TestRegistry,
     repo_name: str,
     hub_api: FakeHubAPI,
     http: httpx.AsyncClient,
     client: RegistryClient,
     store: Store,
-) -> None:
-    digest = registry.push_image(repo_name, "prod", content="v1")
-    hub_api.add_tag(*_ns(repo_name), "prod", digest, pushed=PUSHED, updated=PUSHED)
-    ref = ImageRef.parse(f"{registry.host}/{repo_name}:prod")
-    providers: dict[str, TagProvider] = {registry.host: HubAPI(http, base_url=hub_api.url)}
+) -> HubListed:
+    return HubListed(registry, repo_name, hub_api, http, client, store)
 
-    (result,) = await run_backfill([ref], providers=providers.get, registry=client, store=store)
+
+async def test_backfilled_tag_answers_what_it_pointed_to_before_the_first_poll(
+    hub: HubListed, client: RegistryClient, store: Store
+) -> None:
+    digest = hub.push("v1")
+    hub.list_tag(digest)
+    ref = hub.ref()
+
+    (result,) = await hub.backfill(ref)
 
     assert result.status is BackfillStatus.BACKFILLED, result.message
     assert (result.digest, result.since, result.certain) == (digest, PUSHED, True)
-    with store.begin() as tx:
-        history = tx.history(ref)
+    history = hub.history(ref)
     (sighting,) = history.sightings
     assert (sighting.digest, sighting.first_seen, sighting.source) == (
         digest,
@@ -71,95 +119,58 @@ async def test_backfilled_tag_answers_what_it_pointed_to_before_the_first_poll(
     # The first poll continues the backfilled sighting: no move, no new row.
     (checked,) = await run_check([ref], registry=client, store=store)
     assert checked.move is not None and checked.move.change is Change.UNCHANGED
-    with store.begin() as tx:
-        (after,) = tx.history(ref).sightings
+    (after,) = hub.history(ref).sightings
     assert after.first_seen == PUSHED and after.last_seen >= sighting.last_seen
 
 
 async def test_a_tag_with_history_is_never_rewritten(
-    registry: TestRegistry,
-    repo_name: str,
-    hub_api: FakeHubAPI,
-    http: httpx.AsyncClient,
-    client: RegistryClient,
-    store: Store,
+    hub: HubListed, client: RegistryClient, store: Store
 ) -> None:
-    digest = registry.push_image(repo_name, "prod", content="v1")
-    hub_api.add_tag(*_ns(repo_name), "prod", digest, pushed=PUSHED, updated=PUSHED)
-    ref = ImageRef.parse(f"{registry.host}/{repo_name}:prod")
+    digest = hub.push("v1")
+    hub.list_tag(digest)
+    ref = hub.ref()
     await run_check([ref], registry=client, store=store)
-    with store.begin() as tx:
-        before = tx.history(ref)
-    providers: dict[str, TagProvider] = {registry.host: HubAPI(http, base_url=hub_api.url)}
+    before = hub.history(ref)
 
-    (result,) = await run_backfill([ref], providers=providers.get, registry=client, store=store)
+    (result,) = await hub.backfill(ref)
 
     assert result.status is BackfillStatus.ALREADY_RECORDED
     assert result.message.startswith("already recorded since ")
     assert result.since == before.sightings[0].first_seen
-    with store.begin() as tx:
-        assert tx.history(ref) == before
-    assert hub_api.requests == []  # nothing to ask the vendor
+    assert hub.history(ref) == before
+    assert hub.api.requests == []  # nothing to ask the vendor
 
 
-async def test_a_vendor_digest_the_registry_no_longer_has_records_nothing(
-    registry: TestRegistry,
-    repo_name: str,
-    hub_api: FakeHubAPI,
-    http: httpx.AsyncClient,
-    client: RegistryClient,
-    store: Store,
-) -> None:
-    stale = registry.push_image(repo_name, "prod", content="v1")
-    current = registry.push_image(repo_name, "prod", content="v2")  # the API lags behind
-    hub_api.add_tag(*_ns(repo_name), "prod", stale, pushed=PUSHED, updated=PUSHED)
-    ref = ImageRef.parse(f"{registry.host}/{repo_name}:prod")
-    providers: dict[str, TagProvider] = {registry.host: HubAPI(http, base_url=hub_api.url)}
+async def test_a_vendor_digest_the_registry_no_longer_has_records_nothing(hub: HubListed) -> None:
+    stale = hub.push("v1")
+    current = hub.push("v2")  # the API lags behind
+    hub.list_tag(stale)
 
-    (result,) = await run_backfill([ref], providers=providers.get, registry=client, store=store)
+    (result,) = await hub.backfill(hub.ref())
 
     assert result.status is BackfillStatus.MISMATCH
     assert (result.digest, result.registry_digest) == (stale, current)
     assert "nothing recorded" in result.message
-    with store.begin() as tx:
-        assert tx.history(ref).sightings == ()
+    assert hub.history(hub.ref()).sightings == ()
 
 
-async def test_an_approximate_push_time_is_recorded_and_marked_uncertain(
-    registry: TestRegistry,
-    repo_name: str,
-    hub_api: FakeHubAPI,
-    http: httpx.AsyncClient,
-    client: RegistryClient,
-    store: Store,
-) -> None:
-    digest = registry.push_image(repo_name, "prod", content="v1")
-    hub_api.add_tag(*_ns(repo_name), "prod", digest, pushed=None, updated=PUSHED)
-    ref = ImageRef.parse(f"{registry.host}/{repo_name}:prod")
-    providers: dict[str, TagProvider] = {registry.host: HubAPI(http, base_url=hub_api.url)}
-    (result,) = await run_backfill([ref], providers=providers.get, registry=client, store=store)
+async def test_an_approximate_push_time_is_recorded_and_marked_uncertain(hub: HubListed) -> None:
+    hub.list_tag(hub.push("v1"), pushed=None, updated=PUSHED)
+    (result,) = await hub.backfill(hub.ref())
     assert result.status is BackfillStatus.BACKFILLED
     assert (result.since, result.certain) == (PUSHED, False)
     assert "approximately" in result.message
 
 
 async def test_unlisted_tags_and_hosts_without_a_vendor_api_record_nothing(
-    registry: TestRegistry,
-    repo_name: str,
-    hub_api: FakeHubAPI,
-    http: httpx.AsyncClient,
-    client: RegistryClient,
-    store: Store,
+    hub: HubListed, repo_name: str, store: Store
 ) -> None:
-    registry.push_image(repo_name, "other", content="v1")
-    hub_api.add_tag(*_ns(repo_name), "prod", Digest.of(b"x"), pushed=PUSHED, updated=PUSHED)
-    listed = ImageRef.parse(f"{registry.host}/{repo_name}:other")
+    hub.push("v1", tag="other")
+    hub.list_tag(Digest.of(b"x"))
+    listed = hub.ref("other")
     elsewhere = ImageRef.parse(f"quay.io/{repo_name}:prod")
-    providers: dict[str, TagProvider] = {registry.host: HubAPI(http, base_url=hub_api.url)}
 
-    unlisted, no_api = await run_backfill(
-        [listed, elsewhere], providers=providers.get, registry=client, store=store
-    )
+    unlisted, no_api = await hub.backfill(listed, elsewhere)
 
     assert unlisted.status is BackfillStatus.NOT_LISTED
     assert no_api.status is BackfillStatus.NO_VENDOR_API
