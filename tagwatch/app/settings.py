@@ -34,7 +34,7 @@ from tagwatch.core.moves import Change
 from tagwatch.core.references import ImageRef, split_reference
 from tagwatch.core.routes import DEFAULT_CHANGES, Condition, PolicyFailure, Route
 from tagwatch.core.signing import KeylessIdentity, SigningPolicy
-from tagwatch.core.yaml_images import yaml_mapping
+from tagwatch.core.yaml_documents import yaml_mapping
 from tagwatch.errors import ConfigError, InvalidDuration, InvalidReference, UsageError
 from tagwatch.registry.hosts import RegistrySettings
 

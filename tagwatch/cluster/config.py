@@ -17,7 +17,7 @@ from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.config.models import Cluster, NameValue, User, UserExec
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
-from tagwatch.core.yaml_images import yaml_mapping
+from tagwatch.core.yaml_documents import yaml_mapping
 from tagwatch.errors import ConfigError
 
 __all__ = ["ClusterSettings", "connect", "load_config"]

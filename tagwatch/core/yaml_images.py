@@ -1,23 +1,21 @@
 """Image references in Kubernetes YAML: podSpec-shaped container lists and Kustomize `images:`.
 
-The one core module that reads YAML: PyYAML's node API gives the character offsets the exact
-pin edits need, and it does no I/O (the text comes in as a string). So the settings and the
-kubeconfig readers parse their mapping here too (`yaml_mapping`), worded one way.
+One of the two core modules that read YAML (with `yaml_documents`): PyYAML's node API gives the
+character offsets the exact pin edits need, and it does no I/O (the text comes in as a string).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import yaml
 
 from tagwatch.core.image_uses import ImageUse, RefKind, read_reference
 from tagwatch.core.workloads import PullPolicy
 from tagwatch.core.yaml_errors import YamlProblem
-from tagwatch.errors import ConfigError, UsageError
+from tagwatch.errors import UsageError
 
-__all__ = ["yaml_images", "yaml_mapping"]
+__all__ = ["yaml_images"]
 
 #: libyaml's parser when PyYAML was built with it (about 10x faster); its marks count
 #: characters too, so spans index the same text.
@@ -30,26 +28,6 @@ _POD_LISTS = {
     "initContainers": "initContainer",
     "ephemeralContainers": "ephemeralContainer",
 }
-
-
-def yaml_mapping(text: str, *, not_yaml: str, too_deep: str, not_mapping: str) -> dict[Any, Any]:
-    """`text` parsed as a YAML mapping (empty: `{}`), else a one-line ConfigError.
-
-    `not_yaml` starts the message for a parse error (the line and the reason follow it);
-    `too_deep` is the message for nesting past Python's recursion limit, `not_mapping` for a
-    document that is not a mapping.
-    """
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:  # one line: where and what, not PyYAML's multi-line report
-        raise ConfigError(f"{not_yaml}{YamlProblem.of(exc)}") from exc
-    except RecursionError:
-        raise ConfigError(too_deep) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(not_mapping)
-    return data
 
 
 def _yaml_problem(exc: yaml.YAMLError, path: str) -> UsageError:
