@@ -9,7 +9,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -101,7 +100,6 @@ def test_a_mistyped_command_is_one_line_with_a_suggestion() -> None:
     assert "Did you mean 'watch'?" in result.output
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is the shell completion targets")
 def test_bash_completion_script_completes_commands_subcommands_and_options(
     tmp_path: Path,
 ) -> None:
