@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tagwatch.cluster import ClusterSettings
     from tagwatch.registry import RegistryClient, RegistrySettings
     from tagwatch.registry.providers.records import TagProvider
-    from tagwatch.store import Store
+    from tagwatch.store import Store, Watch
 
 __all__ = [
     "cluster_client",
@@ -39,6 +39,7 @@ __all__ = [
     "store_and_registry",
     "store_for",
     "store_maybe_registry",
+    "stored_watches",
     "vendor_apis",
     "vendor_providers",
 ]
@@ -109,6 +110,22 @@ def store_for(settings: Settings, db: str | None) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def stored_watches(settings: Settings, db: str | None) -> list[Watch]:
+    """The watches `tagwatch watch add` stored in the database of `--db`, else of the config.
+
+    An up-to-date SQLite file is read without importing SQLAlchemy (store/watch_list.py says
+    why); any other database is opened as a `Store`, with its usual checks and messages.
+    """
+    from tagwatch.store.urls import database_url
+    from tagwatch.store.watch_list import read_sqlite_watches
+
+    quick = read_sqlite_watches(database_url(db or settings.database_url))
+    if quick is not None:
+        return quick
+    with store_for(settings, db) as store, store.begin() as tx:
+        return tx.watches()
 
 
 @asynccontextmanager

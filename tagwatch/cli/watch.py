@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tagwatch.app.context import command_settings, store_for
+from tagwatch.app.context import command_settings, store_for, stored_watches
 from tagwatch.cli.common import (
     ConfigOption,
     DbOption,
@@ -128,8 +128,7 @@ def list_(
     Example: tagwatch watch list --config tagwatch.yaml -o json
     """
     settings = command_settings(config)
-    with store_for(settings, db) as store, store.begin() as tx:
-        stored = tx.watches()
+    stored = stored_watches(settings, db)
     rows: list[dict[str, Any]] = [
         {
             "ref": w.ref,

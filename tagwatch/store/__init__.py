@@ -13,10 +13,32 @@ and leases are one atomic upsert. Migrations live in the repository's `migration
 wheel ships them as `tagwatch/store/migrations` (or set $TAGWATCH_MIGRATIONS).
 """
 
-from tagwatch.store.database import Store
-from tagwatch.store.engine import database_url, downgrade, upgrade
-from tagwatch.store.repository import OutboxItem, StoreTx, Watch
-from tagwatch.store.threads import SlackThreads
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tagwatch.lazy_exports import module_getattr
+
+# Importing the package does not import SQLAlchemy: a name is loaded from its module when it
+# is first used, so `watch list` can read an SQLite file through store/watch_list.py alone.
+if TYPE_CHECKING:
+    from tagwatch.store.database import Store
+    from tagwatch.store.engine import downgrade, upgrade
+    from tagwatch.store.repository import OutboxItem, StoreTx
+    from tagwatch.store.threads import SlackThreads
+    from tagwatch.store.urls import database_url
+    from tagwatch.store.watch_list import Watch
+
+_HOMES = {
+    "OutboxItem": "tagwatch.store.repository",
+    "SlackThreads": "tagwatch.store.threads",
+    "Store": "tagwatch.store.database",
+    "StoreTx": "tagwatch.store.repository",
+    "Watch": "tagwatch.store.watch_list",
+    "database_url": "tagwatch.store.urls",
+    "downgrade": "tagwatch.store.engine",
+    "upgrade": "tagwatch.store.engine",
+}
 
 __all__ = [
     "OutboxItem",
@@ -28,3 +50,7 @@ __all__ = [
     "downgrade",
     "upgrade",
 ]
+
+
+if not TYPE_CHECKING:  # to a type checker, the names are the imports above, no others
+    __getattr__ = module_getattr(__name__, _HOMES)

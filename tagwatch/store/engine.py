@@ -1,4 +1,4 @@
-"""Database URLs, engines (SQLite pragmas, PostgreSQL via psycopg 3) and Alembic migrations."""
+"""Engines (SQLite pragmas, PostgreSQL via psycopg 3) and Alembic migrations (URLs: urls.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_u
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from tagwatch.errors import ConfigError, StoreError
+from tagwatch.store.urls import DEFAULT_URL, HEAD_REVISION, database_url
 
 if TYPE_CHECKING:  # alembic is imported only to migrate: it costs every CLI start ~0.1-0.3 s
     from alembic.config import Config
@@ -30,33 +31,12 @@ __all__ = [
     "upgrade",
 ]
 
-DEFAULT_URL = "sqlite:///tagwatch.db"
-#: The latest migration, so that opening an up-to-date database needs no Alembic import.
-#: A test checks it against migrations/; update it with every new migration.
-HEAD_REVISION = "0016_image_bases"
 #: Where the Alembic scripts are when not found next to the package (see migrations_dir).
 MIGRATIONS_ENV = "TAGWATCH_MIGRATIONS"
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Alembic keeps its running context in module globals: one migration at a time per process.
 #: Across processes (replicas) env.py takes a PostgreSQL advisory lock.
 _MIGRATING = threading.Lock()
-
-
-def database_url(raw: str | None) -> str:
-    """The SQLAlchemy URL for `raw`: None means `sqlite:///tagwatch.db` in the current directory.
-
-    `postgres://` and `postgresql://` use psycopg 3 (`postgresql+psycopg://`); a bare path
-    means an SQLite file.
-    """
-    if raw is None or not raw.strip():
-        return DEFAULT_URL
-    url = raw.strip()
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    if "://" not in url:
-        return f"sqlite:///{url}"
-    return url
 
 
 def safe_url(url: str) -> str:

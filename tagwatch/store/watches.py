@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -14,18 +13,9 @@ from tagwatch.core.times import utcnow
 from tagwatch.store.models import WatchRow
 from tagwatch.store.rows import ref_of, tag_key
 from tagwatch.store.sql import aware, insert, returned
+from tagwatch.store.watch_list import Watch
 
 __all__ = ["Watch", "WatchesMixin"]
-
-
-@dataclass(frozen=True)
-class Watch:
-    """A watched tag and how to watch it."""
-
-    ref: ImageRef
-    interval_seconds: int | None
-    labels: Mapping[str, str]
-    added_at: datetime
 
 
 class WatchesMixin:

@@ -22,8 +22,9 @@ from tagwatch.cli.main import COMMANDS, app
 ADAPTER_LIBRARIES = ("sqlalchemy", "httpx", "httpx2", "lightkube", "boto3", "slack_sdk", "fastapi")
 
 
-def _imported_by(code: str, *, cwd: Path, env: dict[str, str] | None = None) -> set[str]:
-    """Top-level packages in sys.modules after running `code` in a fresh interpreter."""
+def _probe(code: str, *, cwd: Path, env: dict[str, str] | None = None) -> tuple[set[str], str]:
+    """Top-level packages in sys.modules after running `code` in a fresh interpreter, and what
+    `code` printed."""
     probe = (
         code
         + "\nimport json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
@@ -33,7 +34,12 @@ def _imported_by(code: str, *, cwd: Path, env: dict[str, str] | None = None) -> 
         cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+    *printed, modules = proc.stdout.strip().splitlines()
+    return set(json.loads(modules)), "\n".join(printed)
+
+
+def _imported_by(code: str, *, cwd: Path, env: dict[str, str] | None = None) -> set[str]:
+    return _probe(code, cwd=cwd, env=env)[0]
 
 
 def test_importing_the_cli_imports_no_adapter_library(tmp_path: Path) -> None:
@@ -53,21 +59,47 @@ def test_top_level_help_imports_no_command_module(tmp_path: Path) -> None:
     assert imported.isdisjoint(ADAPTER_LIBRARIES), imported & set(ADAPTER_LIBRARIES)
 
 
-def test_watch_list_opens_the_store_and_nothing_else(tmp_path: Path) -> None:
+def _watch_list_imports(tmp_path: Path, db: str) -> tuple[set[str], str]:
+    """What `tagwatch watch list -o json --db DB` imports, and what it prints."""
+    listing = (
+        "from tagwatch.cli.main import app\n"
+        f"try:\n    app(['watch', 'list', '-o', 'json', '--db', {db!r}])\nexcept SystemExit:\n"
+        "    pass\n"
+    )
+    return _probe(listing, cwd=tmp_path, env={"TAGWATCH_CONFIG": ""})
+
+
+_NOT_FOR_WATCH_LIST = {"httpx", "httpx2", "lightkube", "boto3", "botocore", "slack_sdk", "fastapi"}
+_NOT_FOR_WATCH_LIST |= {"alembic", "cryptography", "sigstore", "uvicorn", "apscheduler", "jinja2"}
+
+
+def test_watch_list_on_an_up_to_date_sqlite_file_imports_no_adapter_library(
+    tmp_path: Path,
+) -> None:
     db = f"sqlite:///{tmp_path / 'tagwatch.db'}"
     subprocess.run(
         [sys.executable, "-m", "tagwatch", "watch", "add", "nginx:1.27", "--db", db],
         cwd=tmp_path, capture_output=True, check=True,
     )  # fmt: skip
-    listing = (
-        "from tagwatch.cli.main import app\n"
-        f"try:\n    app(['watch', 'list', '--db', {db!r}])\nexcept SystemExit:\n    pass\n"
-    )
-    imported = _imported_by(listing, cwd=tmp_path, env={"TAGWATCH_CONFIG": ""})
-    assert "sqlalchemy" in imported  # it did read the store
-    unwanted = {"httpx", "httpx2", "lightkube", "boto3", "botocore", "slack_sdk", "fastapi"}
-    unwanted |= {"alembic", "cryptography", "sigstore", "uvicorn", "apscheduler", "jinja2"}
+    imported, printed = _watch_list_imports(tmp_path, db)
+    assert [w["ref"] for w in json.loads(printed)] == ["docker.io/library/nginx:1.27"]
+    unwanted = _NOT_FOR_WATCH_LIST | {"sqlalchemy", "psycopg"}
     assert imported.isdisjoint(unwanted), imported & unwanted
+
+
+def test_watch_list_on_a_new_database_opens_the_store_and_nothing_else(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'new.db'}"
+    imported, printed = _watch_list_imports(tmp_path, db)
+    assert json.loads(printed) == []
+    assert "sqlalchemy" in imported  # the Store created and migrated the file
+    assert (tmp_path / "new.db").is_file()
+    assert imported.isdisjoint(_NOT_FOR_WATCH_LIST - {"alembic"}), imported & _NOT_FOR_WATCH_LIST
+
+
+def test_importing_the_store_package_imports_no_sqlalchemy(tmp_path: Path) -> None:
+    imported = _imported_by("import tagwatch.store", cwd=tmp_path)
+    assert "tagwatch" in imported
+    assert "sqlalchemy" not in imported
 
 
 def _first_paragraph(help_text: str) -> str:

@@ -22,7 +22,7 @@ print(" ".join(loaded))
 
 def test_head_revision_constant_names_the_latest_migration() -> None:
     assert head_revision() == HEAD_REVISION, (
-        "a migration was added: set tagwatch.store.engine.HEAD_REVISION to its revision"
+        "a migration was added: set tagwatch.store.urls.HEAD_REVISION to its revision"
     )
 
 
