@@ -1,7 +1,9 @@
 """Benchmark CLI start-up: `tagwatch --help` and `tagwatch watch list`, next to the import floors.
 
 Run: uv run python bench/startup_bench.py --runs 20
-     (`--tagwatch /other/checkout/.venv/bin/tagwatch` times another checkout, e.g. main)
+     (`--tagwatch /other/checkout/.venv/bin/tagwatch` times another checkout, e.g. main;
+      `--postgres postgresql://postgres@127.0.0.1/tagwatch_bench` adds `watch list` on a
+      PostgreSQL database it may add two watches to)
 Prints a Markdown table for bench/RESULTS.md. Bytecode is compiled first, as an installed wheel
 has it. CPU seconds (user + system of the child) are the steadier figure on a shared machine;
 wall is what a user waits.
@@ -40,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--tagwatch", default=str(Path(sys.executable).parent / "tagwatch"))
+    parser.add_argument("--postgres", help="also time `watch list --db URL` on this database")
     args = parser.parse_args()
     tagwatch = Path(args.tagwatch)
     python = str(tagwatch.parent / "python")
@@ -59,13 +62,20 @@ def main() -> None:
             [str(tagwatch), "watch", "add", "nginx:1.27", "ghcr.io/org/app:prod"],
             env=env, cwd=work, capture_output=True, check=True,
         )  # fmt: skip
-        cases = {
+        cases: dict[str, list[str]] = {
             "`python -c pass` (interpreter)": [python, "-c", "pass"],
             "`import typer.rich_utils` (Typer's help: the floor of `--help`)": [python, "-c", HELP],
             "`import sqlalchemy.orm` (the store's floor)": [python, "-c", "import sqlalchemy.orm"],
             "`tagwatch --help`": [str(tagwatch), "--help"],
             "`tagwatch watch list`": [str(tagwatch), "watch", "list"],
         }
+        if args.postgres:
+            pg = ["--db", args.postgres]
+            subprocess.run(
+                [str(tagwatch), "watch", "add", "nginx:1.27", "ghcr.io/org/app:prod", *pg],
+                env=env, cwd=work, capture_output=True, check=True,
+            )  # fmt: skip
+            cases["`tagwatch watch list` (PostgreSQL)"] = [str(tagwatch), "watch", "list", *pg]
         rows = []
         for name, cmd in cases.items():
             timed(cmd, env, work)  # warm the page cache
