@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-#: What .dockerignore keeps out of the build context.
-_NOT_IN_CONTEXT = shutil.ignore_patterns("__pycache__", "*.pyc")
+#: The part of .dockerignore that applies inside the copied directories (`**/__pycache__`).
+_NOT_IN_CONTEXT = shutil.ignore_patterns("__pycache__")
 
 
 @dataclass
